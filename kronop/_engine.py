@@ -122,7 +122,9 @@ def flop_optimal_order(factors: list[Factor]) -> list[list[int]]:
     return groups
 
 
-def chain_flops(factors: list[Factor], order: list[int], size: int | None = None) -> float:
+def chain_flops(
+    factors: list[Factor], order: list[int], size: int | None = None
+) -> float:
     """Flops of applying ``factors`` in ``order`` to a tensor of ``size`` elements.
 
     ``size`` defaults to ∏ nⱼ (one right-hand side).
@@ -201,7 +203,9 @@ def _after(layout: tuple[int, ...], j: int, op: str) -> tuple[int, ...]:
     return (*rest, j)  # front_rot
 
 
-def _seconds(f: Factor, op: str, L: int, n: int, R: int, m: int, itemsize: int) -> float:
+def _seconds(
+    f: Factor, op: str, L: int, n: int, R: int, m: int, itemsize: int
+) -> float:
     """Rough time of one step: flops at the op's efficiency plus copies and calls."""
     size = L * n * R
     flops = f.cost * size
@@ -363,7 +367,7 @@ def plan_chain(
     done = frozenset()
     cur = batch * rhs * math.prod(f.shape[1] for f in factors)
     max_size = 0
-    for _, j, op, L, R, m, layout in path:
+    for _, j, op, L, R, m, _after_step in path:
         n = factors[j].shape[1]
         steps.append(Step(j, op, L, n, R, m))
         if op == "mid_front":
@@ -371,6 +375,7 @@ def plan_chain(
         cur = cur // n * m
         max_size = max(max_size, cur)
         done = done | {j}
+    layout = path[-1][6] if path else layout0
     sz = sizes_of(done)
     sizes = tuple(sz[a] for a in layout)
     return Plan(tuple(steps), layout, sizes, max_size, _acceptable(layout, sizes))
@@ -415,8 +420,15 @@ class Workspace:
 # ---------------------------------------------------------------------------
 # Execution
 # ---------------------------------------------------------------------------
-def _apply(step: Step, f: Factor, mat, x: np.ndarray, out: np.ndarray | None,
-           scratch: np.ndarray | None, dtype: np.dtype) -> np.ndarray:
+def _apply(
+    step: Step,
+    f: Factor,
+    mat,
+    x: np.ndarray,
+    out: np.ndarray | None,
+    scratch: np.ndarray | None,
+    dtype: np.dtype,
+) -> np.ndarray:
     """Run one step: read ``x`` (flat, C-ordered), write ``out`` (flat) if given.
 
     Dense factors write into ``out``; sparse and operator factors return what
@@ -498,10 +510,7 @@ def run_chain(
                     out_idx = free
                 out = bufs[out_idx]
             y = _apply(step, f, mat, cur, out, scratch, dtype)
-            if out is not None and np.shares_memory(y, out):
-                holder = out_idx
-            else:
-                holder = None
+            holder = out_idx if out is not None and np.shares_memory(y, out) else None
             cur = y
         if holder is not None:
             cur = cur.copy()

@@ -170,9 +170,8 @@ class Factor:
 
 def _derived(f: Factor, op) -> Factor:
     """Apply a structural operation (transpose, conj, …) to user and matrix form."""
-    if f.kind == IDENTITY:
-        if op(f.matrix).shape == f.shape:
-            return f
+    if f.kind == IDENTITY and op(f.matrix).shape == f.shape:
+        return f
     if f.kind == LINOP:
         new = op(f.user)
         return Factor(new, new, LINOP, f.dtype)

@@ -94,7 +94,11 @@ class KronOperator(LinearOperator):
     """
 
     def __init__(self, *factors: Any) -> None:
-        if len(factors) == 1 and isinstance(factors[0], list | tuple) and not factors[0]:
+        if (
+            len(factors) == 1
+            and isinstance(factors[0], list | tuple)
+            and not factors[0]
+        ):
             factors = ()
         if not factors:
             raise ValueError("KronOperator needs at least one factor, got none")
@@ -139,14 +143,19 @@ class KronOperator(LinearOperator):
         return f"KronOperator({inner}, dtype={self.dtype})"
 
     def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
+        # scipy 1.18 keeps the array namespace (a module) and pickles it its own way
+        state = dict(super().__getstate__())
         state["_workspace"] = None
         state["_plans"] = OrderedDict()
         state["_adj"] = state["_tr"] = None
         return state
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
+        parent = getattr(super(), "__setstate__", None)
+        if parent is not None:
+            parent(state)
+        else:
+            self.__dict__.update(state)
         self._workspace = _engine.Workspace()
 
     def clear_workspace(self) -> None:
@@ -177,7 +186,7 @@ class KronOperator(LinearOperator):
 
     def _apply3(self, x: np.ndarray) -> np.ndarray:
         """Apply to ``x`` of shape (B, N, K); returns (B, M, K)."""
-        B, N, K = x.shape
+        B, _N, K = x.shape
         dtype = np.result_type(self.dtype, x.dtype)
         if dtype.kind not in "fc":
             dtype = np.result_type(dtype, np.float64)
@@ -374,4 +383,3 @@ def kron(*factors: Any) -> KronOperator:
     [3. 7. 3. 7.]
     """
     return KronOperator(*factors)
-
