@@ -4,8 +4,25 @@ The heart is :class:`KronOperator`, a ``scipy.sparse.linalg.LinearOperator`` for
 A₁⊗…⊗A_d that multiplies through the vec identity and never forms the product.
 """
 
+# scipy's identity operator is not exported by scipy.sparse.linalg (1.17, 1.18);
+# re-export it so ``K + sigma * IdentityOperator(K.shape)`` reads naturally.
+from scipy.sparse.linalg._interface import IdentityOperator
+
+from .decomposition import KronEigen, KronEigenvalues, KronSVD, SpectralOperator
 from .kron import KronOperator, kron
+from .shifted import KronPlusDiagonal
 from .vec import unvec, vec
 
-__all__ = ["KronOperator", "kron", "unvec", "vec"]
+__all__ = [
+    "IdentityOperator",
+    "KronEigen",
+    "KronEigenvalues",
+    "KronOperator",
+    "KronPlusDiagonal",
+    "KronSVD",
+    "SpectralOperator",
+    "kron",
+    "unvec",
+    "vec",
+]
 __version__ = "0.1.0"

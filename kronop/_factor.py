@@ -78,7 +78,7 @@ class Factor:
     dtype : numpy.dtype
     """
 
-    __slots__ = ("_cast", "dtype", "kind", "matrix", "shape", "user")
+    __slots__ = ("_cache", "_cast", "dtype", "index", "kind", "matrix", "shape", "user")
 
     def __init__(self, user: Any, matrix: Any, kind: str, dtype: np.dtype):
         self.user = user
@@ -88,6 +88,9 @@ class Factor:
         self.dtype = np.dtype(dtype)
         self.shape = (int(matrix.shape[0]), int(matrix.shape[1]))
         self._cast: dict[np.dtype, Any] = {}
+        self._cache: dict[str, Any] = {}
+        #: 0-based position in the user's argument list, for messages
+        self.index = 0
 
     # ------------------------------------------------------------------ costs
     @property
@@ -183,6 +186,13 @@ def _derived(f: Factor, op) -> Factor:
 
 
 def as_factor(obj: Any, index: int) -> Factor:
+    """Validate one user factor and wrap it (see :func:`_as_factor`)."""
+    f = _as_factor(obj, index)
+    f.index = index
+    return f
+
+
+def _as_factor(obj: Any, index: int) -> Factor:
     """Validate one user factor and wrap it.
 
     Parameters
@@ -261,3 +271,262 @@ def _check_nonempty(shape, where: str) -> None:
             f"{where} has shape {describe_shape(shape)}; every factor needs at least "
             "one row and one column"
         )
+
+
+# ---------------------------------------------------------------------------
+# Decompositions of one factor, computed on first use and cached on the Factor.
+# ---------------------------------------------------------------------------
+#: explicit inverses are used in the hot loop up to this 1-norm condition number;
+#: past it the factor is applied through its LU factors (backward stable) instead
+INVERSE_COND_LIMIT = 1e6
+
+
+def _name(f: Factor) -> str:
+    return f"factor {f.index} ({describe_shape(f.shape)})"
+
+
+def require_matrix(f: Factor, method: str) -> None:
+    """Raise ``TypeError`` for an operator factor with no matrix behind it."""
+    if f.kind == LINOP:
+        raise TypeError(
+            f"{method}() needs the entries of every factor, but {_name(f)} is a "
+            f"{type(f.user).__name__} with no matrix behind it; pass it as an ndarray "
+            "or sparse matrix (kronop never densifies an operator silently)"
+        )
+
+
+def require_square(f: Factor, method: str) -> None:
+    """Raise ``ValueError`` unless the factor is square."""
+    if f.shape[0] != f.shape[1]:
+        raise ValueError(
+            f"{method}() needs square factors, but {_name(f)} is not square"
+        )
+
+
+def dense_matrix(f: Factor, method: str) -> np.ndarray:
+    """The factor as a finite dense ndarray for a decomposition (n×n: small)."""
+    require_matrix(f, method)
+    got = f._cache.get("dense")
+    if got is None:
+        got = f.toarray()
+        f._cache["dense"] = got
+    if "finite" not in f._cache:
+        f._cache["finite"] = bool(np.all(np.isfinite(got)))
+    if not f._cache["finite"]:
+        raise ValueError(f"{method}(): {_name(f)} has non-finite entries (inf or nan)")
+    return got
+
+
+def is_hermitian(f: Factor) -> bool:
+    """Whether the factor equals its conjugate transpose (to 100 ulps of its scale)."""
+    if f.kind == IDENTITY:
+        return True
+    if f.kind == LINOP or f.shape[0] != f.shape[1]:
+        return False
+    got = f._cache.get("hermitian")
+    if got is None:
+        if f.kind == SPARSE:
+            a = f.matrix
+            diff = abs(a - a.conj().T)
+            scale = abs(a).max() if a.nnz else 0.0
+            worst = diff.max() if diff.nnz else 0.0
+        else:
+            a = f.matrix
+            scale = np.max(np.abs(a))
+            worst = np.max(np.abs(a - a.conj().T))
+        tol = 100 * np.finfo(f.dtype).eps * scale
+        got = bool(worst <= tol) and bool(np.all(np.isfinite(scale)))
+        f._cache["hermitian"] = got
+    return got
+
+
+def cholesky(f: Factor) -> np.ndarray | None:
+    """Lower Cholesky factor L (A = L Lᴴ), or None when A is not Hermitian PD."""
+    if "chol" not in f._cache:
+        L = None
+        if is_hermitian(f):
+            a = dense_matrix(f, "cholesky")
+            try:
+                L = np.linalg.cholesky(a)
+            except np.linalg.LinAlgError:
+                L = None
+        f._cache["chol"] = L
+    return f._cache["chol"]
+
+
+def inverse(f: Factor, method: str = "solve") -> Any:
+    """A matrix-like that applies A⁻¹, cached; raises if A is singular.
+
+    Dense factors: the explicit inverse (one GEMM per application in the engine's
+    one BLAS) when κ₁(A) ≤ ``INVERSE_COND_LIMIT``; otherwise an operator over the
+    LU factors. A ``LinAlgWarning`` reports κ₁ when it exceeds 1/ε, as
+    ``scipy.linalg.solve`` does. Sparse factors: ``splu``.
+    """
+    require_matrix(f, method)
+    require_square(f, method)
+    got = f._cache.get("inverse")
+    if got is not None:
+        return got
+    import warnings
+
+    import scipy.linalg as sla
+    from scipy.sparse.linalg import splu
+
+    if f.kind == IDENTITY:
+        got = f.matrix
+    elif f.kind == SPARSE:
+        if not np.all(np.isfinite(f.matrix.data)):
+            raise ValueError(
+                f"{method}(): {_name(f)} has non-finite entries (inf or nan)"
+            )
+        try:
+            lu = splu(sp.csc_array(f.matrix))
+        except RuntimeError as exc:
+            raise np.linalg.LinAlgError(f"{_name(f)} is singular") from exc
+        n = f.shape[0]
+        got = LinearOperator(
+            (n, n),
+            matvec=lu.solve,
+            matmat=lu.solve,
+            dtype=f.dtype,
+            rmatvec=lambda x: lu.solve(x, trans="H"),
+            rmatmat=lambda x: lu.solve(x, trans="H"),
+        )
+    else:
+        a = dense_matrix(f, method)
+        with warnings.catch_warnings():
+            # an exactly singular factor is reported below, by name
+            warnings.simplefilter("ignore", sla.LinAlgWarning)
+            lu, piv = sla.lu_factor(a, check_finite=False)
+        if np.any(np.diagonal(lu) == 0):
+            raise np.linalg.LinAlgError(f"{_name(f)} is singular")
+        inv = sla.lu_solve(
+            (lu, piv), np.eye(a.shape[0], dtype=a.dtype), check_finite=False
+        )
+        cond = np.linalg.norm(a, 1) * np.linalg.norm(inv, 1)
+        f._cache["cond1"] = cond
+        if not np.isfinite(cond) or cond * np.finfo(a.dtype).eps > 1:
+            warnings.warn(
+                f"{_name(f)} is ill-conditioned (1-norm condition number {cond:.3e}): "
+                "the result may be inaccurate",
+                sla.LinAlgWarning,
+                stacklevel=4,
+            )
+        if cond <= INVERSE_COND_LIMIT:
+            got = inv
+        else:
+            n = a.shape[0]
+            got = LinearOperator(
+                (n, n),
+                dtype=a.dtype,
+                matvec=lambda x: sla.lu_solve((lu, piv), x, check_finite=False),
+                matmat=lambda x: sla.lu_solve((lu, piv), x, check_finite=False),
+                rmatvec=lambda x: sla.lu_solve(
+                    (lu, piv), x, trans=2, check_finite=False
+                ),
+                rmatmat=lambda x: sla.lu_solve(
+                    (lu, piv), x, trans=2, check_finite=False
+                ),
+            )
+    f._cache["inverse"] = got
+    return got
+
+
+def slogdet(f: Factor) -> tuple[Any, float]:
+    """``(sign, log|det A|)`` of one square factor, by Cholesky, LU or splu."""
+    require_matrix(f, "slogdet")
+    require_square(f, "slogdet")
+    got = f._cache.get("slogdet")
+    if got is not None:
+        return got
+    if f.kind == IDENTITY:
+        got = (1.0, 0.0)
+    elif f.kind == SPARSE and f.shape[0] > 512:
+        from scipy.sparse.linalg import splu
+
+        if not np.all(np.isfinite(f.matrix.data)):
+            raise ValueError(
+                f"slogdet(): {_name(f)} has non-finite entries (inf or nan)"
+            )
+        try:
+            lu = splu(sp.csc_array(f.matrix), permc_spec="COLAMD")
+        except RuntimeError:
+            got = (0.0, -np.inf)
+        else:
+            u = lu.U.diagonal()
+            parity = _perm_parity(lu.perm_r) * _perm_parity(lu.perm_c)
+            sgn = np.prod(u / np.abs(u)) * parity
+            got = (
+                sgn if np.iscomplexobj(u) else float(np.real(sgn)),
+                float(np.sum(np.log(np.abs(u)))),
+            )
+    else:
+        L = cholesky(f)
+        if L is not None:
+            got = (1.0, float(2 * np.sum(np.log(np.abs(np.diagonal(L))))))
+        else:
+            sign, logabs = np.linalg.slogdet(dense_matrix(f, "slogdet"))
+            got = (sign if np.iscomplexobj(sign) else float(sign), float(logabs))
+    f._cache["slogdet"] = got
+    return got
+
+
+def _perm_parity(p: np.ndarray) -> int:
+    p = np.asarray(p).copy()
+    seen = np.zeros(len(p), dtype=bool)
+    parity = 1
+    for i in range(len(p)):
+        if not seen[i]:
+            j, length = i, 0
+            while not seen[j]:
+                seen[j] = True
+                j = p[j]
+                length += 1
+            if length % 2 == 0:
+                parity = -parity
+    return parity
+
+
+def eigh(f: Factor) -> tuple[np.ndarray, np.ndarray]:
+    """``(w, V)`` of a Hermitian factor (ascending w, unitary V)."""
+    got = f._cache.get("eigh")
+    if got is None:
+        require_square(f, "eigh")
+        a = dense_matrix(f, "eigh")
+        if not is_hermitian(f):
+            raise ValueError(
+                f"eigh() needs Hermitian factors, but {_name(f)} is not Hermitian; "
+                "use eig()"
+            )
+        got = np.linalg.eigh(a)
+        f._cache["eigh"] = got
+    return got
+
+
+def eig(f: Factor) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """``(w, V, V⁻¹, κ₂(V))`` of a general square factor (eigh when Hermitian)."""
+    got = f._cache.get("eig")
+    if got is None:
+        require_square(f, "eig")
+        a = dense_matrix(f, "eig")
+        if is_hermitian(f):
+            w, V = eigh(f)
+            got = (w, V, V.conj().T, 1.0)
+        else:
+            w, V = np.linalg.eig(a)
+            s = np.linalg.svd(V, compute_uv=False)
+            cond = float(s[0] / s[-1]) if s[-1] > 0 else np.inf
+            Vinv = np.linalg.inv(V) if np.isfinite(cond) else np.full_like(V, np.nan)
+            got = (w, V, Vinv, cond)
+        f._cache["eig"] = got
+    return got
+
+
+def svd(f: Factor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Thin ``(U, s, Vh)`` of one factor."""
+    got = f._cache.get("svd")
+    if got is None:
+        a = dense_matrix(f, "svd")
+        got = np.linalg.svd(a, full_matrices=False)
+        f._cache["svd"] = got
+    return got

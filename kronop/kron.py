@@ -10,10 +10,13 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 from scipy.sparse.linalg import LinearOperator, aslinearoperator
 
 from . import _engine
+from . import _factor as fct
 from ._factor import DENSE, IDENTITY, LINOP, SPARSE, Factor, as_factor
+from .decomposition import KronEigen, KronEigenvalues, KronSVD, SpectralOperator
 
 __all__ = ["KronOperator", "kron"]
 
@@ -117,6 +120,8 @@ class KronOperator(LinearOperator):
         return self
 
     def _init_from(self, factors: list[Factor]) -> None:
+        for j, f in enumerate(factors):
+            f.index = j
         self._factors = tuple(factors)
         dtype = np.result_type(*(f.dtype for f in factors))
         m = math.prod(f.shape[0] for f in factors)
@@ -339,6 +344,461 @@ class KronOperator(LinearOperator):
             for a, b in zip(self._factors, other._factors, strict=True)
         )
 
+    def __add__(self, x):
+        from .shifted import KronPlusDiagonal, diagonal_kron_factors, scaled_identity
+
+        sigma = scaled_identity(x)
+        if sigma is not None and x.shape == self.shape:
+            return KronPlusDiagonal(self, sigma)
+        if isinstance(x, KronOperator) and x.shape == self.shape:
+            diags = diagonal_kron_factors(x)
+            if (
+                diags is not None
+                and len(diags) == len(self._factors)
+                and all(
+                    len(dg) == f.shape[0]
+                    for dg, f in zip(diags, self._factors, strict=True)
+                )
+            ):
+                return KronPlusDiagonal(self, 1.0, diags)
+        if isinstance(x, LinearOperator) and x.shape != self.shape:
+            raise ValueError(
+                f"cannot add operators of shapes {self.shape} and {x.shape}"
+            )
+        return super().__add__(x)
+
+    # --------------------------------------------------------- linear algebra
+    def _each(self, fn, method: str, square: bool = True) -> list:
+        out = []
+        for f in self._factors:
+            fct.require_matrix(f, method)
+            if square:
+                fct.require_square(f, method)
+            out.append(fn(f))
+        return out
+
+    def inv(self) -> KronOperator:
+        """The inverse ⊗Aⱼ⁻¹ as a lazy ``KronOperator`` (cached).
+
+        Each factor's inverse is computed once: an explicit inverse applied by
+        GEMM when the factor is well conditioned (κ₁ ≤ 1e6), its LU factors
+        otherwise, ``splu`` for sparse factors.
+
+        Returns
+        -------
+        KronOperator
+
+        Raises
+        ------
+        ValueError
+            If a factor is not square or has non-finite entries.
+        numpy.linalg.LinAlgError
+            If a factor is singular (the message names it).
+        TypeError
+            If a factor is a ``LinearOperator`` with no matrix behind it.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> K = KronOperator(np.array([[2.0, 0.0], [1.0, 1.0]]), 4 * np.eye(2))
+        >>> print(K.inv() @ (K @ np.arange(4.0)))
+        [0. 1. 2. 3.]
+        """
+        cached = self.__dict__.get("_inv")
+        if cached is None:
+            invs = self._each(lambda f: fct.inverse(f, "inv"), "inv")
+            cached = KronOperator._from_factors(
+                [as_factor(a, j) for j, a in enumerate(invs)]
+            )
+            self._inv = cached
+        return cached
+
+    def solve(self, b: ArrayLike) -> np.ndarray:
+        """Solve ``K x = b`` from the factors.
+
+        Parameters
+        ----------
+        b : array_like, shape (N,) or (N, k)
+
+        Returns
+        -------
+        numpy.ndarray
+            Same shape as ``b``.
+
+        Raises
+        ------
+        ValueError
+            If ``b`` has the wrong length or a factor is not square / not finite.
+        numpy.linalg.LinAlgError
+            If a factor is singular (the message names it).
+
+        Notes
+        -----
+        ``(A₁⊗…⊗A_d)⁻¹ = A₁⁻¹⊗…⊗A_d⁻¹``: O(Σnⱼ³) once, then one Kronecker product
+        per solve. A factor whose condition number exceeds 1/ε triggers a
+        ``LinAlgWarning``, as ``scipy.linalg.solve`` does.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> A = np.array([[4.0, 1.0], [1.0, 3.0]])
+        >>> K = KronOperator(A, A, A)
+        >>> b = np.arange(8.0)
+        >>> bool(np.allclose(K @ K.solve(b), b))
+        True
+        """
+        b = self._check_rhs(b, self.shape[0])
+        return self.inv() @ b
+
+    def _check_rhs(self, b, n: int) -> np.ndarray:
+        if sp.issparse(b):
+            b = b.toarray()
+        b = np.asarray(b)
+        if b.ndim not in (1, 2) or b.shape[0] != n:
+            raise ValueError(
+                f"right-hand side must have shape ({n},) or ({n}, k), got {b.shape}"
+            )
+        return b
+
+    def _hermitian(self) -> bool:
+        return all(fct.is_hermitian(f) for f in self._factors)
+
+    def eigh(self) -> KronEigen:
+        """Eigendecomposition of a Kronecker product of Hermitian factors.
+
+        Returns
+        -------
+        KronEigen
+            Unpacks as ``w, V``: ``np.asarray(w)`` is the length-N eigenvalue vector
+            in ``np.kron`` order (products of the factor eigenvalues, built on
+            demand), ``V = ⊗Vⱼ`` a unitary ``KronOperator``. It also offers
+            ``solve(b, shift)``, ``logdet(shift)``, ``apply(f)``, ``shift(σ)`` and
+            ``eigvals(k, which)``.
+
+        Raises
+        ------
+        ValueError
+            If a factor is not square, not Hermitian or not finite.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> K = KronOperator(np.diag([1.0, 2.0]), np.diag([3.0, 5.0]))
+        >>> w, V = K.eigh()
+        >>> print(np.asarray(w))
+        [ 3.  5.  6. 10.]
+        """
+        pairs = self._each(fct.eigh, "eigh")
+        V = KronOperator._from_factors(
+            [as_factor(v, j) for j, (_, v) in enumerate(pairs)]
+        )
+        values = KronEigenvalues([w for w, _ in pairs], "product")
+        return KronEigen(values, V, V.H, hermitian=True)
+
+    def eig(self) -> KronEigen:
+        """Eigendecomposition of a Kronecker product of square factors.
+
+        Hermitian factors use ``eigh``; others ``eig``, with the condition number of
+        their eigenvector matrix recorded (``vector_cond``: the product over the
+        factors). When it exceeds 1e8 this warns (``LinAlgWarning``): prefer
+        :meth:`solve` and :meth:`slogdet`, which use LU and stay accurate.
+
+        Returns
+        -------
+        KronEigen
+            As :meth:`eigh`; ``V`` need not be unitary (``inverse`` holds ⊗Vⱼ⁻¹).
+        """
+        quads = self._each(fct.eig, "eig")
+        V = KronOperator._from_factors(
+            [as_factor(q[1], j) for j, q in enumerate(quads)]
+        )
+        Vinv = KronOperator._from_factors(
+            [as_factor(q[2], j) for j, q in enumerate(quads)]
+        )
+        cond = math.prod(q[3] for q in quads)
+        herm = self._hermitian()
+        dec = KronEigen(
+            KronEigenvalues([q[0] for q in quads], "product"),
+            V,
+            V.H if herm else Vinv,
+            hermitian=herm,
+            vector_cond=cond,
+        )
+        if cond > KronEigen.COND_WARN:
+            import warnings
+
+            from scipy.linalg import LinAlgWarning
+
+            warnings.warn(
+                f"eig(): the eigenvectors are ill-conditioned (κ(V) = {cond:.2e}); "
+                "solves and determinants from K.solve / K.slogdet stay accurate",
+                LinAlgWarning,
+                stacklevel=2,
+            )
+        return dec
+
+    def eigvals(self, k: int | None = None, which: str = "LA") -> np.ndarray:
+        """Eigenvalues: all N in ``np.kron`` order, or the k extreme ones sorted.
+
+        Parameters
+        ----------
+        k : int, optional
+            Return only the k largest/smallest, by a k-way merge over the sorted
+            factor spectra (never all N when the spectra allow it).
+        which : {"LA", "SA", "LM", "SM"}
+            Largest/smallest algebraic, largest/smallest magnitude.
+
+        Returns
+        -------
+        numpy.ndarray
+        """
+        if self._hermitian():
+            vals = [w for w, _ in self._each(fct.eigh, "eigvals")]
+        else:
+            vals = [q[0] for q in self._each(fct.eig, "eigvals")]
+        w = KronEigenvalues(vals, "product")
+        return np.array(w.full()) if k is None else w.extreme(k, which)
+
+    def svd(self) -> KronSVD:
+        """Thin SVD ``U, s, Vh`` from the factors' SVDs.
+
+        Returns
+        -------
+        KronSVD
+            Unpacks as ``U, s, Vh``: ``U`` (M×r) and ``Vh`` (r×N) ``KronOperator``s
+            with orthonormal columns/rows, ``np.asarray(s)`` the r = ∏min(mⱼ, nⱼ)
+            singular values in ``np.kron`` order (not sorted).
+        """
+        trip = self._each(fct.svd, "svd", square=False)
+        U = KronOperator._from_factors([as_factor(t[0], j) for j, t in enumerate(trip)])
+        Vh = KronOperator._from_factors(
+            [as_factor(t[2], j) for j, t in enumerate(trip)]
+        )
+        return KronSVD(U, KronEigenvalues([t[1] for t in trip], "product"), Vh)
+
+    def slogdet(self) -> tuple:
+        """Sign and natural log of |det K|, as ``numpy.linalg.slogdet``.
+
+        ``det(⊗Aⱼ) = ∏ det(Aⱼ)^(N/nⱼ)``: each factor by Cholesky (Hermitian PD), LU
+        or ``splu``; the sign is exact (a phase for complex factors), never clamped.
+
+        Returns
+        -------
+        sign : float or complex
+            ±1 (0 for a singular K), or a unit complex number.
+        logabsdet : float
+        """
+        parts = self._each(fct.slogdet, "slogdet")
+        N = self.shape[0]
+        sign: complex | float = 1.0
+        logabs = 0.0
+        for f, (s_j, l_j) in zip(self._factors, parts, strict=True):
+            e = N // f.shape[0]
+            if s_j == 0:
+                return (0.0, -np.inf)
+            sign = sign * _unit_power(s_j, e)
+            logabs += e * l_j
+        if isinstance(sign, complex) and self.dtype.kind != "c":
+            sign = float(sign.real)
+        return sign, float(logabs)
+
+    def det(self):
+        """The determinant ∏ det(Aⱼ)^(N/nⱼ) (may overflow to inf, like numpy)."""
+        sign, logabs = self.slogdet()
+        return sign * np.exp(logabs)
+
+    def logdet(self):
+        """log det K: a float when det K > 0, else the principal complex log.
+
+        Returns ``-inf`` for a singular K. Nothing is clamped: an indefinite K gives
+        ``log|det K| + iπ``.
+        """
+        sign, logabs = self.slogdet()
+        if sign == 0:
+            return -np.inf
+        if sign == 1:
+            return logabs
+        return complex(logabs, float(np.angle(sign)))
+
+    def trace(self):
+        """tr K = ∏ tr Aⱼ (square factors)."""
+        return math.prod(self._each(lambda f: f.toarray().trace(), "trace"))
+
+    def diagonal(self) -> np.ndarray:
+        """The main diagonal (length min(M, N)), from the factors' entries."""
+        if all(f.shape[0] == f.shape[1] for f in self._factors):
+            diags = self._each(lambda f: np.asarray(f.toarray().diagonal()), "diagonal")
+            return (
+                reduce(np.multiply.outer, diags)
+                .reshape(-1)
+                .astype(self.dtype, copy=False)
+            )
+        mats = self._each(lambda f: f.toarray(), "diagonal", square=False)
+        n_out = min(self.shape)
+        out = np.empty(n_out, dtype=self.dtype)
+        rows = [f.shape[0] for f in self._factors]
+        cols = [f.shape[1] for f in self._factors]
+        step = 1 << 20
+        for start in range(0, n_out, step):
+            i = np.arange(start, min(n_out, start + step))
+            r = np.unravel_index(i, rows)
+            c = np.unravel_index(i, cols)
+            val = np.ones(len(i), dtype=self.dtype)
+            for j, a in enumerate(mats):
+                val *= a[r[j], c[j]]
+            out[start : start + len(i)] = val
+        return out
+
+    def norm(self, ord: str | float = "fro") -> float:
+        """Matrix norm from the factors: ``"fro"``, ``2``, ``1`` or ``inf``.
+
+        Each is multiplicative over a Kronecker product (the singular values, the
+        column sums and the row sums of ⊗Aⱼ are products of the factors').
+        """
+        if ord not in ("fro", 2, 1, np.inf, "inf"):
+            raise ValueError(f"ord must be 'fro', 2, 1 or inf, got {ord!r}")
+        if ord == "inf":
+            ord = np.inf
+
+        def one(f):
+            if ord == 2:
+                return float(fct.svd(f)[1][0])
+            a = f.matrix if f.kind == SPARSE else fct.dense_matrix(f, "norm")
+            if f.kind in (SPARSE, IDENTITY):
+                from scipy.sparse.linalg import norm as spnorm
+
+                return float(spnorm(sp.csr_array(f.matrix), ord))
+            return float(np.linalg.norm(a, ord))
+
+        return float(math.prod(self._each(one, "norm", square=False)))
+
+    def cond(self) -> float:
+        """2-norm condition number σ_max/σ_min = ∏ κ₂(Aⱼ) (inf if rank-deficient).
+
+        K has ∏ min(mⱼ, nⱼ) singular values, the products of the factors'; when that
+        is fewer than min(M, N) the rest are zero and κ is infinite.
+        """
+        if math.prod(min(f.shape) for f in self._factors) < min(self.shape):
+            return np.inf
+        out = 1.0
+        for s in (t[1] for t in self._each(fct.svd, "cond", square=False)):
+            if s[-1] == 0:
+                return np.inf
+            out *= float(s[0] / s[-1])
+        return out
+
+    def cholesky(self) -> KronOperator:
+        """Lower-triangular L = ⊗Lⱼ with K = L Lᴴ (Hermitian positive definite factors).
+
+        Raises
+        ------
+        numpy.linalg.LinAlgError
+            Naming the first factor that is not Hermitian positive definite.
+        """
+        Ls = []
+        for f in self._factors:
+            fct.require_matrix(f, "cholesky")
+            fct.require_square(f, "cholesky")
+            L = fct.cholesky(f)
+            if L is None:
+                fct.dense_matrix(f, "cholesky")  # non-finite → ValueError first
+                raise np.linalg.LinAlgError(
+                    f"cholesky(): {fct._name(f)} is not Hermitian positive definite"
+                )
+            Ls.append(as_factor(L, f.index))
+        return KronOperator._from_factors(Ls)
+
+    def pinv(self) -> KronOperator:
+        """Moore–Penrose pseudo-inverse ⊗Aⱼ⁺ (any shapes)."""
+        mats = self._each(lambda f: fct.dense_matrix(f, "pinv"), "pinv", square=False)
+        return KronOperator._from_factors(
+            [as_factor(np.linalg.pinv(a), j) for j, a in enumerate(mats)]
+        )
+
+    def lstsq(self, b: ArrayLike) -> np.ndarray:
+        """Minimum-norm least-squares solution ``argmin ‖K x − b‖`` = K⁺ b.
+
+        Parameters
+        ----------
+        b : array_like, shape (M,) or (M, k)
+
+        Returns
+        -------
+        numpy.ndarray, shape (N,) or (N, k)
+        """
+        b = self._check_rhs(b, self.shape[0])
+        return self.pinv() @ b
+
+    def _hpd_eigh(self, method: str, allow_zero: bool = False):
+        pairs = self._each(fct.eigh, method)
+        for f, (w, _) in zip(self._factors, pairs, strict=True):
+            tol = 100 * np.finfo(w.dtype).eps * max(1.0, float(np.max(np.abs(w))))
+            if (np.min(w) < -tol) if allow_zero else (np.min(w) <= 0):
+                kind = "semidefinite" if allow_zero else "definite"
+                raise ValueError(
+                    f"{method}() needs Hermitian positive {kind} factors; "
+                    f"{fct._name(f)} has eigenvalue {np.min(w):.3e}"
+                )
+        return pairs
+
+    def _factor_function(
+        self, method: str, g, allow_zero: bool = False
+    ) -> KronOperator:
+        """⊗ g(Aⱼ) for HPD factors, g applied to the eigenvalues."""
+        pairs = self._hpd_eigh(method, allow_zero)
+        out = []
+        for j, (w, V) in enumerate(pairs):
+            gw = g(np.clip(w, 0, None) if allow_zero else w)
+            out.append(as_factor((V * gw) @ V.conj().T, j))
+        return KronOperator._from_factors(out)
+
+    def sqrt(self) -> KronOperator:
+        """Principal square root ⊗√Aⱼ (Hermitian positive semidefinite factors)."""
+        return self._factor_function("sqrt", np.sqrt, allow_zero=True)
+
+    def power(self, p: float) -> KronOperator:
+        """K^p = ⊗Aⱼ^p, from the factors.
+
+        Any integer p (negative needs invertible factors); real p for Hermitian
+        positive definite factors.
+        """
+        if float(p).is_integer():
+            p = int(p)
+            if p < 0:
+                self.inv()  # names a singular factor, warns on an ill-conditioned one
+            mats = self._each(lambda f: fct.dense_matrix(f, "power"), "power")
+            return KronOperator._from_factors(
+                [as_factor(np.linalg.matrix_power(a, p), j) for j, a in enumerate(mats)]
+            )
+        return self._factor_function("power", lambda w: w**p)
+
+    def expm(self) -> SpectralOperator:
+        """exp(K) as a lazy operator V exp(Λ) V⁻¹.
+
+        exp does not factor over a Kronecker *product* (it does over a Kronecker
+        sum), so the result is spectral: two Kronecker products and an O(N) scaling
+        per application.
+        """
+        dec = self.eigh() if self._hermitian() else self.eig()
+        return dec.apply(np.exp)
+
+    def logm(self) -> SpectralOperator:
+        """Principal log(K) for Hermitian positive definite factors (lazy).
+
+        log(⊗Aⱼ) = Σⱼ I⊗…⊗log Aⱼ⊗…⊗I, applied spectrally.
+        """
+        self._hpd_eigh("logm")
+        return self.eigh().apply(np.log)
+
+    def shift(self, sigma) -> LinearOperator:
+        """K + σI as an operator whose ``solve``/``logdet`` use K's eigendecomposition."""
+        from .shifted import KronPlusDiagonal
+
+        return KronPlusDiagonal(self, sigma)
+
     def _rdot(self, x):
         if isinstance(x, LinearOperator) and x.shape[1] != self.shape[0]:
             raise ValueError(
@@ -346,6 +806,21 @@ class KronOperator(LinearOperator):
                 f"the left operand needs {self.shape[0]} columns, it has {x.shape[1]}"
             )
         return super()._rdot(x)
+
+
+def _unit_power(z, e: int):
+    """z**e for a sign (±1 or a unit complex number), exact for real signs."""
+    if not isinstance(z, complex | np.complexfloating):
+        return 1.0 if (z > 0 or e % 2 == 0) else -1.0
+    result, base = complex(1.0), complex(z)
+    while e:
+        if e & 1:
+            result *= base
+            result /= abs(result)
+        base *= base
+        base /= abs(base)
+        e >>= 1
+    return result
 
 
 def _factor_product(a: Factor, b: Factor, index: int) -> Factor:

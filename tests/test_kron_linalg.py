@@ -1,0 +1,271 @@
+"""KronOperator's linear algebra from the factors, against dense numpy/scipy oracles."""
+
+from functools import reduce
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from kronop import KronOperator
+
+from .contract import random_array
+from .linalg_contract import LinalgContract
+
+
+def hpd(rng, n, dtype, cond=10.0):
+    """Hermitian positive definite with a prescribed condition number."""
+    q, _ = np.linalg.qr(
+        random_array(
+            rng, (n, n), np.complex128 if np.dtype(dtype).kind == "c" else np.float64
+        )
+    )
+    w = np.geomspace(1.0, cond, n)
+    a = (q * w) @ q.conj().T
+    return ((a + a.conj().T) / 2).astype(dtype)
+
+
+def general(rng, n, dtype):
+    a = random_array(rng, (n, n), dtype)
+    return (a + 2 * np.eye(n)).astype(dtype)
+
+
+def tridiag(n, dtype):
+    return sp.diags_array(
+        [[-1.0] * (n - 1), [2.5] * n, [-1.0] * (n - 1)],
+        offsets=[-1, 0, 1],
+        format="csr",
+    ).astype(dtype)
+
+
+# name -> list of (kind, n); kind: hpd, hpd-ill, general, sparse-hpd
+CASES = {
+    "d1-hpd": [("hpd", 5)],
+    "d2-hpd": [("hpd", 3), ("hpd", 4)],
+    "d3-hpd": [("hpd", 3), ("hpd", 2), ("hpd", 3)],
+    "d4-hpd": [("hpd", 2), ("hpd", 3), ("hpd", 2), ("hpd", 2)],
+    "d2-hpd-ill": [("hpd-ill", 4), ("hpd", 3)],
+    "d2-general": [("general", 3), ("general", 4)],
+    "d3-mixed": [("general", 3), ("hpd", 2), ("general", 2)],
+    "sparse": [("sparse-hpd", 4), ("hpd", 3)],
+    "sparse-general": [("sparse-general", 4), ("general", 2)],
+}
+
+
+class TestKronLinalg(LinalgContract):
+    cases = tuple(CASES)
+
+    def build(self, case, dtype, rng):
+        factors, denses = [], []
+        for kind, n in CASES[case]:
+            if kind == "hpd":
+                a = hpd(rng, n, dtype)
+            elif kind == "hpd-ill":
+                # κ = 1e3 in float32 keeps the oracle meaningful; 1e6 in double
+                a = hpd(
+                    rng, n, dtype, cond=1e3 if np.dtype(dtype).itemsize <= 4 else 1e6
+                )
+            elif kind == "general":
+                a = general(rng, n, dtype)
+            elif kind == "sparse-hpd":
+                a = tridiag(n, dtype)
+            else:
+                a = sp.csr_array(
+                    general(rng, n, dtype) * (rng.random((n, n)) < 0.7)
+                    + 3 * np.eye(n, dtype=dtype)
+                )
+            factors.append(a)
+            denses.append(a.toarray() if sp.issparse(a) else a)
+        is_hpd = all(k in ("hpd", "hpd-ill", "sparse-hpd") for k, _ in CASES[case])
+        return KronOperator(*factors), reduce(np.kron, denses), is_hpd
+
+
+# ------------------------------------------------------------ errors and honesty
+def test_singular_factor_is_named():
+    K = KronOperator(np.eye(2) * 2, np.array([[1.0, 2.0], [2.0, 4.0]]))
+    with pytest.raises(np.linalg.LinAlgError, match=r"factor 1 \(2×2\) is singular"):
+        K.solve(np.ones(4))
+    S = KronOperator(np.eye(2) * 2, sp.csr_array(np.array([[1.0, 2.0], [2.0, 4.0]])))
+    with pytest.raises(np.linalg.LinAlgError, match=r"factor 1 \(2×2\) is singular"):
+        S.inv()
+    assert K.slogdet() == (0.0, -np.inf)
+    assert K.det() == 0.0
+    assert K.logdet() == -np.inf
+
+
+def test_near_singular_warns_like_scipy():
+    from scipy.linalg import LinAlgWarning
+
+    a = np.array([[1.0, 1.0], [1.0, 1.0 + 2.3e-16]])
+    K = KronOperator(np.eye(3), a)
+    with pytest.warns(
+        LinAlgWarning, match=r"factor 1 \(2×2\) is ill-conditioned.*condition"
+    ):
+        K.solve(np.ones(6))
+
+
+def test_rectangular_and_operator_factors_are_refused():
+    from scipy.sparse.linalg import aslinearoperator
+
+    K = KronOperator(np.ones((2, 3)), np.eye(2))
+    with pytest.raises(ValueError, match=r"square factors.*factor 0 \(2×3\)"):
+        K.solve(np.ones(4))
+    with pytest.raises(ValueError, match="square"):
+        K.det()
+    L = KronOperator(aslinearoperator(np.eye(2)), np.eye(2))
+    for method in ("inv", "eigh", "slogdet", "trace", "svd", "norm"):
+        with pytest.raises(
+            TypeError, match=rf"{method}\(\).*factor 0.*no matrix behind it"
+        ):
+            getattr(L, method)()
+
+
+def test_non_finite_factor_is_value_error():
+    a = np.array([[1.0, np.nan], [0.0, 1.0]])
+    K = KronOperator(np.eye(2), a)
+    with pytest.raises(ValueError, match=r"factor 1 .*non-finite"):
+        K.solve(np.ones(4))
+    for method in ("eigh", "eig", "slogdet", "svd"):
+        with pytest.raises(ValueError, match=r"factor 1 .*non-finite"):
+            getattr(K, method)()
+    assert np.isnan(K @ np.ones(4)).any()  # products propagate, no scan
+
+
+def test_eigh_needs_hermitian():
+    K = KronOperator(np.array([[1.0, 2.0], [0.0, 1.0]]))
+    with pytest.raises(ValueError, match=r"factor 0 \(2×2\) is not Hermitian; use eig"):
+        K.eigh()
+
+
+def test_cholesky_names_indefinite_factor():
+    K = KronOperator(np.eye(2), np.array([[1.0, 2.0], [2.0, 1.0]]))
+    with pytest.raises(
+        np.linalg.LinAlgError, match=r"factor 1 \(2×2\) is not Hermitian pos"
+    ):
+        K.cholesky()
+    with pytest.raises(ValueError, match="factor 1"):
+        K.sqrt()
+
+
+def test_indefinite_logdet_is_not_clamped(rng):
+    A = np.diag([-2.0, 3.0])
+    B = np.diag([1.0, -1.0, 2.0])  # det(A⊗B) = (-6)^3 (-2)^2 < 0
+    K = KronOperator(A, B)
+    sign, logabs = K.slogdet()
+    ref = np.linalg.slogdet(K.toarray())
+    assert sign == ref.sign == -1
+    np.testing.assert_allclose(logabs, ref.logabsdet, rtol=1e-14)
+    ld = K.logdet()
+    assert isinstance(ld, complex)
+    np.testing.assert_allclose(ld, complex(ref.logabsdet, np.pi), rtol=1e-14)
+    w = np.asarray(K.eigh()[0])
+    assert (w < 0).any()
+    np.testing.assert_allclose(
+        K.eigh().logdet(),
+        np.sum(np.log(w.astype(complex))).real + 1j * np.pi,
+        rtol=1e-13,
+    )
+
+
+def test_non_normal_eig_warns_but_solve_stays_exact():
+    from scipy.linalg import LinAlgWarning
+
+    J = np.array([[1.0, 1e6], [0.0, 1.0 + 1e-9]])  # nearly defective
+    K = KronOperator(J, np.array([[2.0, 0.0], [0.0, 3.0]]))
+    with pytest.warns(LinAlgWarning, match="ill-conditioned"):
+        dec = K.eig()
+    b = np.arange(1.0, 5.0)
+    with pytest.warns(LinAlgWarning):
+        dec.solve(b)
+    x = K.solve(b)  # LU path: accurate regardless
+    np.testing.assert_allclose(K.toarray() @ x, b, rtol=1e-10, atol=1e-10)
+
+
+def test_kron_plus_kron_diagonal_d3(rng):
+    """K + D with D = D₁⊗D₂⊗D₃ positive diagonal, exact for d = 3."""
+    from .test_kron_linalg import hpd as make_hpd
+
+    mats = [make_hpd(rng, n, np.float64) for n in (3, 4, 2)]
+    diags = [rng.random(n) + 0.2 for n in (3, 4, 2)]
+    K = KronOperator(*mats)
+    S = K + KronOperator(*(np.diag(d) for d in diags))
+    dense = reduce(np.kron, mats) + np.diag(reduce(np.kron, diags))
+    b = rng.standard_normal((24, 2))
+    np.testing.assert_allclose(S.solve(b), np.linalg.solve(dense, b), rtol=1e-10)
+    np.testing.assert_allclose(S.logdet(), np.linalg.slogdet(dense)[1], rtol=1e-12)
+    np.testing.assert_allclose(S @ b, dense @ b, rtol=1e-12)
+    with pytest.raises(ValueError, match="positive diagonals"):
+        (K + KronOperator(*(np.diag(-d) for d in diags))).solve(b)
+
+
+def test_gaussian_process_case():
+    """The GP acceptance story at CI size: K₁⊗K₂⊗K₃ (n = 60), eigh once, many σ²."""
+    rng = np.random.default_rng(0)
+
+    def rbf(n, ell):
+        t = np.linspace(0, 1, n)
+        return np.exp(-0.5 * (t[:, None] - t[None, :]) ** 2 / ell**2)
+
+    K = KronOperator(rbf(60, 0.2), rbf(60, 0.3), rbf(60, 0.5))
+    dec = K.eigh()
+    y = rng.standard_normal(K.shape[0])
+    for s2 in (1e-2, 1e-1, 1.0):
+        alpha = dec.solve(y, shift=s2)
+        r = K @ alpha + s2 * alpha - y
+        assert np.linalg.norm(r) <= 1e-8 * np.linalg.norm(y) / s2
+        ld = dec.logdet(shift=s2)
+        w = np.asarray(dec.values)
+        np.testing.assert_allclose(ld, np.sum(np.log(w + s2)), rtol=1e-12)
+    # dense reference at a small size
+    Ks = KronOperator(rbf(6, 0.2), rbf(5, 0.3), rbf(4, 0.5))
+    D = Ks.toarray()
+    ys = rng.standard_normal(120)
+    for s2 in (1e-2, 1.0):
+        ref = D + s2 * np.eye(120)
+        np.testing.assert_allclose(
+            Ks.eigh().solve(ys, shift=s2), np.linalg.solve(ref, ys), rtol=1e-8
+        )
+        np.testing.assert_allclose(
+            Ks.eigh().logdet(shift=s2), np.linalg.slogdet(ref)[1], rtol=1e-11
+        )
+
+
+def test_eigvals_k_never_forms_n(monkeypatch, rng):
+    from .test_kron_linalg import hpd as make_hpd
+
+    K = KronOperator(*(make_hpd(rng, 50, np.float64) for _ in range(4)))  # N = 6.25e6
+    dec = K.eigh()
+    import kronop.decomposition as decmod
+
+    def boom(*a, **k):
+        raise AssertionError("formed all N eigenvalues")
+
+    monkeypatch.setattr(decmod, "_combine", boom)
+    top = dec.eigvals(5, "LA")
+    ws = [np.linalg.eigvalsh(f) for f in K.factors]
+    assert np.isclose(top[0], np.prod([w.max() for w in ws]))
+    assert np.all(np.diff(top) <= 0)
+    bottom = dec.eigvals(3, "SA")
+    assert np.isclose(bottom[0], np.prod([w.min() for w in ws]))
+
+
+def test_rectangular_svd_lstsq(rng):
+    A, B = rng.standard_normal((5, 3)), rng.standard_normal((2, 4))
+    K = KronOperator(A, B)
+    D = np.kron(A, B)
+    U, s, Vh = K.svd()
+    assert U.shape == (10, 6)
+    assert Vh.shape == (6, 12)
+    np.testing.assert_allclose(
+        (U.toarray() * np.asarray(s)) @ Vh.toarray(), D, atol=1e-12
+    )
+    b = rng.standard_normal(10)
+    np.testing.assert_allclose(
+        K.lstsq(b), np.linalg.lstsq(D, b, rcond=None)[0], atol=1e-12
+    )
+    np.testing.assert_allclose(K.norm(2), np.linalg.norm(D, 2), rtol=1e-13)
+    # rank 6 < min(10, 12): four zero singular values
+    assert K.cond() == np.inf
+    assert np.linalg.cond(D) > 1e15
+    sq = KronOperator(A.T @ A + np.eye(3), B @ B.T)
+    np.testing.assert_allclose(sq.cond(), np.linalg.cond(sq.toarray()), rtol=1e-12)
+    np.testing.assert_allclose(K.diagonal(), np.diag(D), rtol=1e-14)
