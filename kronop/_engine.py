@@ -60,16 +60,17 @@ __all__ = [
 # Axis ids in a layout: factor axes are 0..d-1; the two batch axes are negative.
 _BATCH, _RHS = -1, -2
 
-# Relative speed of each GEMM form (fraction of the DGEMM peak), measured with
-# numpy 2.4 / OpenBLAS on the project machine at n = 100..200. Only their ratios
-# matter: they steer the choice between layouts, never correctness.
+# Relative speed of each step form (fraction of the speed of ``front_keep``),
+# measured with numpy 2.4 / OpenBLAS (SkylakeX and Haswell kernels) on the project
+# machine for factors of size 10..400 (``mid_front`` includes its copy). Only the
+# ratios matter: they steer the choice between layouts, never correctness.
 _EFFICIENCY = {
     "front_keep": 1.0,
     "back_rot": 1.0,
-    "front_rot": 0.6,
-    "back_keep": 0.7,
-    "mid_keep": 0.6,
-    "mid_front": 1.0,
+    "back_keep": 0.85,
+    "mid_keep": 0.8,
+    "front_rot": 0.7,
+    "mid_front": 0.65,
 }
 _PEAK_FLOPS = 100e9  # per second; only the ratio to the bandwidths below matters
 _COPY_BW = 20e9  # bytes/s for a copy whose inner contiguous run is long
@@ -203,28 +204,18 @@ def _after(layout: tuple[int, ...], j: int, op: str) -> tuple[int, ...]:
     return (*rest, j)  # front_rot
 
 
-def _seconds(
-    f: Factor, op: str, L: int, n: int, R: int, m: int, itemsize: int
-) -> float:
-    """Rough time of one step: flops at the op's efficiency plus copies and calls."""
+def _seconds(f: Factor, op: str, L: int, n: int, R: int, m: int, itemsize: int) -> float:
+    """Rough time of one step: flops at the form's speed, plus per-call overhead."""
     size = L * n * R
-    flops = f.cost * size
     if f.kind != DENSE:
         # sparse/operator products are memory-bound: read input, write output
         t = (size + L * m * R) * itemsize / _COPY_BW
-    else:
-        eff = _EFFICIENCY[op]
-        small = min(m, R if op != "back_rot" else L)
-        if op == "mid_keep":
-            small = min(m, R)
-        # GEMMs with a thin dimension fall off the peak roughly in proportion
-        eff *= min(1.0, small / 64.0) ** 0.5
-        t = flops / (_PEAK_FLOPS * eff)
-        if op == "mid_keep":
-            t += L * _CALL_OVERHEAD
-    if op == "mid_front":
-        bw = _COPY_BW if R >= 64 else _TRANSPOSE_BW
-        t += 2 * size * itemsize / bw
+        if op == "mid_front":
+            t += 2 * size * itemsize / (_COPY_BW if R >= 64 else _TRANSPOSE_BW)
+        return t
+    t = f.cost * size / (_PEAK_FLOPS * _EFFICIENCY[op])
+    if op == "mid_keep":
+        t += L * _CALL_OVERHEAD
     return t
 
 
