@@ -204,7 +204,9 @@ def _after(layout: tuple[int, ...], j: int, op: str) -> tuple[int, ...]:
     return (*rest, j)  # front_rot
 
 
-def _seconds(f: Factor, op: str, L: int, n: int, R: int, m: int, itemsize: int) -> float:
+def _seconds(
+    f: Factor, op: str, L: int, n: int, R: int, m: int, itemsize: int
+) -> float:
     """Rough time of one step: flops at the form's speed, plus per-call overhead."""
     size = L * n * R
     if f.kind != DENSE:
@@ -509,3 +511,252 @@ def run_chain(
     finally:
         if owned:
             workspace.release()
+
+
+# ---------------------------------------------------------------------------
+# Sums of single-axis products (the Kronecker sum's engine)
+# ---------------------------------------------------------------------------
+#: a dense factor is multiplied as a batch of L small GEMMs when the trailing
+#: extent R is at least this; below it one transposing copy and one GEMM win
+_BATCHED_MIN_R = 8
+
+
+def add_mode_product(
+    f: Factor,
+    mat,
+    x3: np.ndarray,
+    y3: np.ndarray,
+    bufs: list[np.ndarray],
+    accumulate: bool,
+) -> None:
+    """``y3 (+)= x3 ×₁ F``: apply one square factor along the middle axis.
+
+    ``x3`` and ``y3`` are C-ordered views of shape ``(L, n, R)`` (the tensor axes
+    before, at and after the factor's axis). With ``accumulate`` the product is
+    added to ``y3``, otherwise it overwrites it. ``bufs`` are two flat scratch
+    arrays of at least ``L·n·R`` elements in ``y3``'s dtype (contents are
+    clobbered). ``mat`` is the factor's applied form in that dtype (ndarray, CSR
+    array or ``LinearOperator``).
+    """
+    L, n, R = x3.shape
+    size = L * n * R
+    dtype = y3.dtype
+    if f.kind == DENSE and (L == 1 or R == 1 or R >= _BATCHED_MIN_R):
+        if L == 1:
+            a, b, shape = mat, x3[0], (n, R)
+            dest = y3[0]
+        elif R == 1:
+            a, b, shape = x3[:, :, 0], mat.T, (L, n)
+            dest = y3[:, :, 0]
+        else:
+            a, b, shape = mat, x3, (L, n, R)
+            dest = y3
+        if accumulate:
+            out = bufs[0][:size].reshape(shape)
+            np.matmul(a, b, out=out)
+            np.add(dest, out, out=dest)
+        else:
+            np.matmul(a, b, out=dest)
+        return
+    # (n, L·R) layout: one GEMM / sparse product on a transposed copy
+    if L == 1:
+        rhs = x3[0]
+    else:
+        t = bufs[0][:size].reshape(n, L, R)
+        np.copyto(t, x3.transpose(1, 0, 2))
+        rhs = t.reshape(n, L * R)
+    if f.kind == DENSE:
+        prod = bufs[1][:size].reshape(n, L * R)
+        np.matmul(mat, rhs, out=prod)
+    elif f.kind == LINOP:
+        prod = np.asarray(mat.matmat(rhs))
+    else:
+        prod = np.asarray(mat @ rhs)
+    if L == 1:
+        src = prod.reshape(1, n, R)
+    else:
+        src = prod.reshape(n, L, R).transpose(1, 0, 2)
+    if accumulate:
+        np.add(y3, src, out=y3)
+    else:
+        np.copyto(y3, src, casting="unsafe" if prod.dtype != dtype else "same_kind")
+
+
+@dataclass(frozen=True)
+class StencilTerm:
+    """``y[…, i, …] += coef[i] · x[…, i + offset, …]`` for ``lo ≤ i < hi`` on ``axis``.
+
+    ``coef`` is a scalar (the same value on the whole run) or a 1-D array of
+    ``hi − lo`` values. ``axis`` counts the factor axes from 0.
+    """
+
+    axis: int
+    offset: int
+    lo: int
+    hi: int
+    coef: object
+
+
+@dataclass(frozen=True)
+class StencilPlan:
+    """A compiled banded sum: ``y = c₀·x + Σ terms``, as a list of array ops.
+
+    ``ops`` entries: ``("init", s)`` (y = s·x), ``("add", term, sign)``
+    (y ±= x on the term's slices), ``("scale", s)`` (y *= s), ``("axpy", term)``
+    (y += coef·x through a scratch buffer).
+    """
+
+    ops: tuple
+    needs_scratch: bool
+
+
+def _group_key(s) -> complex:
+    """Representative of ``±s``: the one with positive real part (or imaginary)."""
+    s = complex(s)
+    if s.real < 0 or (s.real == 0 and s.imag < 0):
+        s = -s
+    return s
+
+
+def plan_stencil(c0, terms: list[StencilTerm]) -> StencilPlan:
+    """Compile ``y = c₀·x + Σ terms`` into few passes (Horner over scalar groups).
+
+    Scalar terms are grouped by their coefficient up to sign, ``±g``. With
+    ``y`` holding the partial sum divided by the current group's ``g``, a term of
+    that group is a plain add or subtract: ``y = (c₀/g₁)x; y ±= …; y *= g₁/g₂;
+    y ±= …; …; y *= g_k``. A 3-D Laplacian with unit spacing becomes one scaled
+    copy and six subtractions; with spacing h, one more scaling by 1/h². Terms
+    with varying coefficients go last, through a scratch buffer.
+    """
+    scalar = [t for t in terms if np.ndim(t.coef) == 0 and t.coef != 0]
+    vector = [t for t in terms if np.ndim(t.coef) != 0]
+    groups: dict[complex, list[StencilTerm]] = {}
+    for t in scalar:
+        groups.setdefault(_group_key(t.coef), []).append(t)
+    ops: list[tuple] = []
+
+    def real_if(v):
+        v = complex(v)
+        return v.real if v.imag == 0 else v
+
+    keys = list(groups)
+    if keys:
+        g_prev = keys[0]
+        ops.append(("init", real_if(c0 / g_prev)))
+        for gi, g in enumerate(keys):
+            if gi:
+                ops.append(("scale", real_if(g_prev / g)))
+                g_prev = g
+            for t in groups[g]:
+                ops.append(("add", t, 1 if complex(t.coef) == g else -1))
+        if g_prev != 1:
+            ops.append(("scale", real_if(g_prev)))
+    else:
+        ops.append(("init", real_if(c0)))
+    ops.extend(("axpy", t) for t in vector)
+    return StencilPlan(tuple(ops), bool(vector))
+
+
+#: tensors larger than this (bytes, one array) are swept in slabs along the first
+#: factor axis so that x, y and the scratch slab stay in cache between the passes
+STENCIL_BLOCK_ABOVE = 6 << 20
+#: target bytes of one slab of one array
+STENCIL_SLAB_BYTES = 1 << 20
+
+
+def _term_slices(t: StencilTerm, ndim: int, ax: int, lo: int, hi: int):
+    sy = [slice(None)] * ndim
+    sx = [slice(None)] * ndim
+    sy[ax] = slice(lo, hi)
+    sx[ax] = slice(lo + t.offset, hi + t.offset)
+    return tuple(sy), tuple(sx)
+
+
+def _coef_view(coef: np.ndarray, start: int, stop: int, trailing: int) -> np.ndarray:
+    return coef[start:stop].reshape(-1, *([1] * trailing))
+
+
+def _run_ops(plan: StencilPlan, x, y, t, shift: int, rows: tuple[int, int] | None):
+    """Run the plan on arrays whose factor axis j sits at array axis ``j + shift``.
+
+    With ``rows = (s0, s1)`` only that slab of array axis 0 (factor axis 0) is
+    written; ``x`` is the whole input, ``y`` and ``t`` whole arrays too.
+    """
+    ndim = x.ndim
+    if rows is not None:
+        s0, s1 = rows
+        yv, xv = y[s0:s1], x[s0:s1]
+        tv = t[s0:s1] if t is not None else None
+    else:
+        yv, xv, tv = y, x, t
+    for op in plan.ops:
+        kind = op[0]
+        if kind == "init":
+            s = op[1]
+            if s == 0:
+                yv.fill(0)
+            elif s == 1:
+                np.copyto(yv, xv)
+            else:
+                np.multiply(xv, s, out=yv)
+            continue
+        if kind == "scale":
+            np.multiply(yv, op[1], out=yv)
+            continue
+        term = op[1]
+        ax = term.axis + shift
+        lo, hi = term.lo, term.hi
+        start = 0
+        if rows is not None and ax == 0:
+            lo2, hi2 = max(lo, s0), min(hi, s1)
+            if lo2 >= hi2:
+                continue
+            start = lo2 - lo
+            ys, xs = _term_slices(term, ndim, 0, lo2, hi2)
+            ysl, xsl = y[ys], x[xs]
+            tsl = t[ys] if t is not None else None
+            lo, hi = lo2, hi2
+        else:
+            ys, xs = _term_slices(term, ndim, ax, lo, hi)
+            if rows is not None:
+                # within the slab: the slab's own rows on every other axis
+                xs = (slice(s0, s1), *xs[1:])
+                ysl, xsl = yv[ys], x[xs]
+                tsl = tv[ys] if tv is not None else None
+            else:
+                ysl, xsl = yv[ys], xv[xs]
+                tsl = tv[ys] if tv is not None else None
+        if kind == "add":
+            if op[2] > 0:
+                np.add(ysl, xsl, out=ysl)
+            else:
+                np.subtract(ysl, xsl, out=ysl)
+        else:  # axpy
+            coef = _coef_view(term.coef, start, start + (hi - lo), ndim - ax - 1)
+            np.multiply(xsl, coef, out=tsl)
+            np.add(ysl, tsl, out=ysl)
+
+
+def run_stencil(
+    plan: StencilPlan, x: np.ndarray, y: np.ndarray, scratch: np.ndarray | None
+) -> None:
+    """``y = plan(x)`` for C-ordered tensors ``(B, n₁, …, n_d, K)`` (y overwritten).
+
+    ``scratch`` is a flat array of at least ``x.size`` elements when
+    ``plan.needs_scratch``. Large tensors are swept slab by slab along n₁ so that
+    every pass of the plan hits cache.
+    """
+    t = scratch[: x.size].reshape(x.shape) if plan.needs_scratch else None
+    B = x.shape[0]
+    per_batch = x.size // B
+    if per_batch * x.itemsize <= STENCIL_BLOCK_ABOVE or x.shape[1] == 1:
+        _run_ops(plan, x, y, t, 1, None)
+        return
+    n1 = x.shape[1]
+    row_bytes = per_batch // n1 * x.itemsize
+    step = max(1, STENCIL_SLAB_BYTES // row_bytes)
+    for b in range(B):
+        xb, yb = x[b], y[b]
+        tb = t[b] if t is not None else None
+        for s0 in range(0, n1, step):
+            _run_ops(plan, xb, yb, tb, 0, (s0, min(n1, s0 + step)))

@@ -339,8 +339,12 @@ class KronEigen:
                 f"the operator{' plus shift' if shift != 0 else ''} is singular: "
                 "it has a zero eigenvalue"
             )
-        y = self.inverse @ b
-        y = y / (w[:, None] if y.ndim == 2 else w)
+        y = self.inverse @ b  # a fresh array: divide in place
+        wd = w[:, None] if y.ndim == 2 else w
+        if np.result_type(y, wd) == y.dtype:
+            np.divide(y, wd, out=y)
+        else:
+            y = y / wd
         return self.vectors @ y
 
     def logdet(self, shift=0.0):

@@ -24,7 +24,10 @@ def scaled_identity(op) -> complex | float | None:
     name = type(op).__name__
     if name == "IdentityOperator":
         return 1.0
-    if name in ("MatrixLinearOperator", "_AdjointMatrixOperator") and len(op.shape) == 2:
+    if (
+        name in ("MatrixLinearOperator", "_AdjointMatrixOperator")
+        and len(op.shape) == 2
+    ):
         try:
             f = fct.as_factor(op.A, 0)
         except (TypeError, ValueError):
