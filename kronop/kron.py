@@ -128,6 +128,7 @@ class KronOperator(LinearOperator):
         n = math.prod(f.shape[1] for f in factors)
         super().__init__(dtype=dtype, shape=(int(m), int(n)))
         self._workspace = _engine.Workspace()
+        self._split_workspace = _engine.Workspace()
         self._plans: OrderedDict = OrderedDict()
         self._adj: KronOperator | None = None
         self._tr: KronOperator | None = None
@@ -150,7 +151,7 @@ class KronOperator(LinearOperator):
     def __getstate__(self) -> dict:
         # scipy 1.18 keeps the array namespace (a module) and pickles it its own way
         state = dict(super().__getstate__())
-        state["_workspace"] = None
+        state["_workspace"] = state["_split_workspace"] = None
         state["_plans"] = OrderedDict()
         state["_adj"] = state["_tr"] = None
         return state
@@ -162,10 +163,12 @@ class KronOperator(LinearOperator):
         else:
             self.__dict__.update(state)
         self._workspace = _engine.Workspace()
+        self._split_workspace = _engine.Workspace()
 
     def clear_workspace(self) -> None:
         """Free the work buffers kept between products (they regrow on use)."""
         self._workspace.clear()
+        self._split_workspace.clear()
 
     def toarray(self) -> np.ndarray:
         """The dense matrix ``np.kron(A₁, …, A_d)``: the only path that forms it.
@@ -189,6 +192,12 @@ class KronOperator(LinearOperator):
                 self._plans.popitem(last=False)
         return plan
 
+    def _split(self, rhs: int, itemsize: int):
+        key = ("split", rhs, itemsize)
+        if key not in self._plans:
+            self._plans[key] = _engine.plan_split(list(self._factors), rhs, itemsize)
+        return self._plans[key]
+
     def _apply3(self, x: np.ndarray) -> np.ndarray:
         """Apply to ``x`` of shape (B, N, K); returns (B, M, K)."""
         B, _N, K = x.shape
@@ -201,6 +210,18 @@ class KronOperator(LinearOperator):
             layout, flat = "K", x[0].T
         else:
             layout, flat = "C", np.ascontiguousarray(x, dtype=dtype)
+        if layout == "C" and B == 1:
+            split = self._split(K, dtype.itemsize)
+            if split is not None:
+                y = _engine.run_split(
+                    list(self._factors),
+                    split,
+                    flat.reshape(-1),
+                    dtype,
+                    self._split_workspace,
+                    self._workspace,
+                )
+                return y.reshape(1, self.shape[0], K)
         plan = self._plan(B, K, layout, dtype.itemsize)
         y = _engine.run_chain(list(self._factors), plan, flat, dtype, self._workspace)
         d = len(self._factors)
