@@ -92,6 +92,25 @@ class Factor:
         #: 0-based position in the user's argument list, for messages
         self.index = 0
 
+    def reindexed(self, index: int) -> Factor:
+        """The same factor (sharing its caches) at another position."""
+        f = Factor.__new__(Factor)
+        for name in Factor.__slots__:
+            setattr(f, name, getattr(self, name))
+        f.index = index
+        return f
+
+    def __getstate__(self) -> dict:
+        # cached factorizations (SuperLU, closures) need not and cannot travel
+        state = {name: getattr(self, name) for name in Factor.__slots__}
+        state["_cache"] = {}
+        state["_cast"] = {}
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+
     # ------------------------------------------------------------------ costs
     @property
     def nnz(self) -> int:
@@ -155,9 +174,13 @@ class Factor:
     def scaled(self, alpha: numbers.Number) -> Factor:
         """``alpha * A`` as a factor (NumPy's weak-scalar dtype rules)."""
         if self.kind == LINOP:
-            return as_factor(alpha * self.user, 0)
+            scaled = alpha * self.user
+            # scipy 1.17 declares float64 for float32 × Python float; NumPy's
+            # weak-scalar rule (what the product computes) keeps float32
+            scaled.dtype = np.result_type(self.dtype, alpha)
+            return as_factor(scaled, self.index)
         user = self.user if self.kind != IDENTITY else self.matrix
-        return as_factor(alpha * user, 0)
+        return as_factor(alpha * user, self.index)
 
     def describe(self) -> str:
         """Short text for ``repr``: ``100×100 dense``, ``50×50 csr nnz=148``."""
@@ -370,7 +393,6 @@ def inverse(f: Factor, method: str = "solve") -> Any:
     import warnings
 
     import scipy.linalg as sla
-    from scipy.sparse.linalg import splu
 
     if f.kind == IDENTITY:
         got = f.matrix
@@ -379,55 +401,25 @@ def inverse(f: Factor, method: str = "solve") -> Any:
             raise ValueError(
                 f"{method}(): {_name(f)} has non-finite entries (inf or nan)"
             )
-        try:
-            lu = splu(sp.csc_array(f.matrix))
-        except RuntimeError as exc:
-            raise np.linalg.LinAlgError(f"{_name(f)} is singular") from exc
-        n = f.shape[0]
-        got = LinearOperator(
-            (n, n),
-            matvec=lu.solve,
-            matmat=lu.solve,
-            dtype=f.dtype,
-            rmatvec=lambda x: lu.solve(x, trans="H"),
-            rmatmat=lambda x: lu.solve(x, trans="H"),
-        )
+        got = FactorSolve(f.matrix, sparse=True, name=_name(f))
     else:
         a = dense_matrix(f, method)
-        with warnings.catch_warnings():
-            # an exactly singular factor is reported below, by name
-            warnings.simplefilter("ignore", sla.LinAlgWarning)
-            lu, piv = sla.lu_factor(a, check_finite=False)
-        if np.any(np.diagonal(lu) == 0):
+        getrf, getrs = sla.get_lapack_funcs(("getrf", "getrs"), (a,))
+        lu, piv, info = getrf(a)
+        if info > 0:
             raise np.linalg.LinAlgError(f"{_name(f)} is singular")
-        inv = sla.lu_solve(
-            (lu, piv), np.eye(a.shape[0], dtype=a.dtype), check_finite=False
-        )
+        eye = np.eye(a.shape[0], dtype=lu.dtype)
+        inv, info = getrs(lu, piv, eye)
         cond = np.linalg.norm(a, 1) * np.linalg.norm(inv, 1)
         f._cache["cond1"] = cond
         if not np.isfinite(cond) or cond * np.finfo(a.dtype).eps > 1:
             warnings.warn(
-                f"{_name(f)} is ill-conditioned (1-norm condition number {cond:.3e}): "
-                "the result may be inaccurate",
+                f"{_name(f)} is ill-conditioned (1-norm condition number "
+                f"{cond:.3e}): the result may be inaccurate",
                 sla.LinAlgWarning,
                 stacklevel=4,
             )
-        if cond <= INVERSE_COND_LIMIT:
-            got = inv
-        else:
-            n = a.shape[0]
-            got = LinearOperator(
-                (n, n),
-                dtype=a.dtype,
-                matvec=lambda x: sla.lu_solve((lu, piv), x, check_finite=False),
-                matmat=lambda x: sla.lu_solve((lu, piv), x, check_finite=False),
-                rmatvec=lambda x: sla.lu_solve(
-                    (lu, piv), x, trans=2, check_finite=False
-                ),
-                rmatmat=lambda x: sla.lu_solve(
-                    (lu, piv), x, trans=2, check_finite=False
-                ),
-            )
+        got = inv if cond <= INVERSE_COND_LIMIT else FactorSolve(a, name=_name(f))
     f._cache["inverse"] = got
     return got
 
@@ -487,16 +479,17 @@ def _perm_parity(p: np.ndarray) -> int:
     return parity
 
 
-def eigh(f: Factor) -> tuple[np.ndarray, np.ndarray]:
+def eigh(f: Factor, method: str = "eigh") -> tuple[np.ndarray, np.ndarray]:
     """``(w, V)`` of a Hermitian factor (ascending w, unitary V)."""
     got = f._cache.get("eigh")
     if got is None:
-        require_square(f, "eigh")
-        a = dense_matrix(f, "eigh")
+        require_square(f, method)
+        a = dense_matrix(f, method)
         if not is_hermitian(f):
+            hint = "; use eig()" if method == "eigh" else ""
             raise ValueError(
-                f"eigh() needs Hermitian factors, but {_name(f)} is not Hermitian; "
-                "use eig()"
+                f"{method}() needs Hermitian factors, but {_name(f)} is not "
+                f"Hermitian{hint}"
             )
         got = np.linalg.eigh(a)
         f._cache["eigh"] = got
@@ -530,3 +523,105 @@ def svd(f: Factor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         got = np.linalg.svd(a, full_matrices=False)
         f._cache["svd"] = got
     return got
+
+
+class FactorSolve(LinearOperator):
+    """A⁻¹ of one square factor, applied through its LU factors (dense or SuperLU).
+
+    Used for factors too ill-conditioned for an explicit inverse, and for sparse
+    factors. The factorization is made per working dtype on first use (a complex
+    right-hand side with a real factor factorizes once more, in complex), so
+    every dtype the engine passes in is solved at its own precision. Pickles
+    without its factorizations.
+    """
+
+    def __init__(self, matrix, sparse: bool = False, name: str = "factor") -> None:
+        self._matrix = matrix
+        self._sparse = sparse
+        self._name = name
+        self._lu: dict = {}
+        super().__init__(dtype=np.dtype(matrix.dtype), shape=matrix.shape)
+        self._factor(self.dtype)  # raise on a singular factor now, not later
+
+    def _factor(self, dtype: np.dtype):
+        lu = self._lu.get(dtype)
+        if lu is None:
+            a = self._matrix.astype(dtype)
+            if self._sparse:
+                from scipy.sparse.linalg import splu
+
+                try:
+                    lu = splu(sp.csc_array(a))
+                except RuntimeError as exc:
+                    raise np.linalg.LinAlgError(f"{self._name} is singular") from exc
+            else:
+                import scipy.linalg as sla
+
+                getrf, getrs = sla.get_lapack_funcs(("getrf", "getrs"), (a,))
+                lu_, piv, info = getrf(a)
+                if info > 0:
+                    raise np.linalg.LinAlgError(f"{self._name} is singular")
+                lu = (getrs, lu_, piv)
+            self._lu[dtype] = lu
+        return lu
+
+    def _solve(self, X, trans: int):
+        X = np.asarray(X)
+        dtype = np.result_type(self.dtype, X.dtype)
+        lu = self._factor(dtype)
+        Xc = np.ascontiguousarray(X, dtype=dtype)
+        if self._sparse:
+            return lu.solve(Xc, trans="N" if trans == 0 else "H")
+        getrs, lu_, piv = lu
+        out, _ = getrs(lu_, piv, Xc, trans=trans)
+        return out
+
+    def _matmat(self, X):
+        return self._solve(X, 0)
+
+    def _matvec(self, x):
+        return self._solve(x, 0)
+
+    def _rmatmat(self, X):
+        return self._solve(X, 2)
+
+    def _rmatvec(self, x):
+        return self._solve(x, 2)
+
+    def _adjoint(self):
+        return _AdjointSolve(self)
+
+    def __getstate__(self) -> dict:
+        state = dict(super().__getstate__())
+        state["_lu"] = {}
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        parent = getattr(super(), "__setstate__", None)
+        if parent is not None:
+            parent(state)
+        else:
+            self.__dict__.update(state)
+
+
+class _AdjointSolve(LinearOperator):
+    """A⁻ᴴ through the same factorization."""
+
+    def __init__(self, solve: FactorSolve) -> None:
+        self._of = solve
+        super().__init__(dtype=solve.dtype, shape=solve.shape[::-1])
+
+    def _matmat(self, X):
+        return self._of._solve(X, 2)
+
+    def _matvec(self, x):
+        return self._of._solve(x, 2)
+
+    def _rmatmat(self, X):
+        return self._of._solve(X, 0)
+
+    def _rmatvec(self, x):
+        return self._of._solve(x, 0)
+
+    def _adjoint(self):
+        return self._of

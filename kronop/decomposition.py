@@ -17,9 +17,12 @@ from functools import reduce
 from typing import Literal
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import ArrayLike
 from scipy.linalg import LinAlgWarning
 from scipy.sparse.linalg import LinearOperator
+
+from ._algebra import ScalarAlgebra
 
 __all__ = ["KronEigen", "KronEigenvalues", "KronSVD", "SpectralOperator"]
 
@@ -93,23 +96,53 @@ class KronEigenvalues:
         """The eigenvalues of the operator plus ``sigma·I``."""
         return KronEigenvalues(list(self.factors), self.combine, self.shift + sigma)
 
-    def log_sum(self) -> complex | float:
-        """Σ log wᵢ (complex when some wᵢ are negative or complex)."""
+    def slog_sum(self) -> tuple:
+        """``(sign, Σ log|wᵢ|)`` with sign = ∏ wᵢ/|wᵢ| (0 if some wᵢ = 0).
+
+        The sign is ±1 for real values (from the parity of the negative ones) and
+        a unit phase for complex ones; nothing is clamped. An unshifted product
+        never forms the N values: each factor's values count N/nⱼ times.
+        """
+        real = all(np.isrealobj(f) for f in self.factors) and np.isrealobj(self.shift)
         if self.shift == 0 and self.combine == "product":
             N = len(self)
-            total = 0.0
-            for f in self.factors:
-                total = total + (N // len(f)) * np.sum(_log(f))
-            return total
-        return np.sum(_log(self.full()))
+            parts = [(np.asarray(f), N // len(f)) for f in self.factors]
+        else:
+            parts = [(self.full(), 1)]
+        logabs = 0.0
+        negatives = 0
+        phase = 0.0
+        for w, e in parts:
+            a = np.abs(w)
+            if np.any(a == 0):
+                return 0.0, -np.inf
+            logabs += e * float(np.sum(np.log(a)))
+            if real:
+                negatives += e * int(np.count_nonzero(w < 0))
+            else:
+                phase += e * math.fsum(np.angle(w).tolist())
+        if real:
+            return (-1.0 if negatives % 2 else 1.0), logabs
+        phase = math.remainder(phase, 2 * math.pi)
+        return complex(math.cos(phase), math.sin(phase)), logabs
+
+    def log_sum(self) -> complex | float:
+        """Σ log wᵢ: a float when ∏ wᵢ > 0, else the principal complex log."""
+        sign, logabs = self.slog_sum()
+        if sign == 0:
+            return -np.inf
+        if sign == 1:
+            return logabs
+        return complex(logabs, float(np.angle(sign)))
 
     def extreme(self, k: int, which: str = "LA") -> np.ndarray:
-        """The k largest (``"LA"``) or smallest (``"SA"``) eigenvalues, sorted.
+        """The k extreme eigenvalues, sorted.
 
-        A k-way merge over the sorted factor spectra: O(k·d·log k), never all N,
-        for Kronecker sums with real spectra and for products of positive spectra.
-        Other cases (mixed signs in a product, complex spectra, ``"LM"``/``"SM"``)
-        partition the full vector.
+        ``"LA"``/``"SA"``: largest/smallest algebraic; ``"LM"``/``"SM"``:
+        largest/smallest magnitude. A best-first merge over the sorted factor spectra, O(k·d·log k), never all
+        N: for sums with real spectra (LA/SA), and for products by magnitude (any
+        spectra) or algebraically when the spectra are non-negative (to within
+        rounding). Other cases partition the full vector.
         """
         N = len(self)
         if not 1 <= k <= N:
@@ -117,50 +150,71 @@ class KronEigenvalues:
         if which not in ("LA", "SA", "LM", "SM"):
             raise ValueError(f"which must be 'LA', 'SA', 'LM' or 'SM', got {which!r}")
         real = all(np.isrealobj(f) for f in self.factors) and np.isrealobj(self.shift)
-        positive = real and all(np.all(f > 0) for f in self.factors)
-        if which in ("LA", "SA") and real and (self.combine == "sum" or positive):
-            logs = self.combine == "product"
-            vals = [
-                np.log(f) if logs else np.asarray(f, dtype=float) for f in self.factors
-            ]
-            top = _k_best_sums(vals, k, largest=(which == "LA"))
-            out = np.exp(top) if logs else top
-            out = out + self.shift
-            return np.sort(out)[::-1] if which == "LA" else np.sort(out)
+        facs = [np.asarray(f) for f in self.factors]
+        keys = None
+        if self.combine == "sum" and real and which in ("LA", "SA"):
+            keys = [f.astype(float) for f in facs]
+            largest = which == "LA"
+        elif self.combine == "product" and self.shift == 0:
+            tiny = np.finfo(float).tiny
+            if which in ("LM", "SM"):
+                keys = [np.log(np.maximum(np.abs(f), tiny)) for f in facs]
+                largest = which == "LM"
+            elif real and all(
+                np.min(f) >= -100 * np.finfo(f.dtype).eps * max(np.max(np.abs(f)), tiny)
+                for f in facs
+            ):
+                # rounding can leave a PSD factor with eigenvalues like −1e-15
+                keys = [np.log(np.maximum(f, tiny)) for f in facs]
+                largest = which == "LA"
+        if keys is not None:
+            picks = _k_best_sums(keys, k, largest)
+            op = np.multiply if self.combine == "product" else np.add
+            vals = np.array(
+                [
+                    reduce(op, [f[i] for f, i in zip(facs, idx, strict=True)])
+                    for idx in picks
+                ]
+            )
+            vals = vals + self.shift
+            key = {
+                "LA": -vals.real,
+                "SA": vals.real,
+                "LM": -np.abs(vals),
+                "SM": np.abs(vals),
+            }[which]
+            return vals[np.argsort(key, kind="stable")]
         w = self.full()
         key = {"LA": -w.real, "SA": w.real, "LM": -np.abs(w), "SM": np.abs(w)}[which]
         idx = np.argpartition(key, k - 1)[:k] if k < N else np.arange(N)
         return w[idx[np.argsort(key[idx], kind="stable")]]
 
 
-def _log(x):
-    x = np.asarray(x)
-    if np.iscomplexobj(x) or np.any(x < 0):
-        return np.log(x.astype(np.complex128))
-    return np.log(x)
+def _k_best_sums(vals: list[np.ndarray], k: int, largest: bool) -> list[tuple]:
+    """Index tuples of the k largest (or smallest) sums v₁[i₁]+…+v_d[i_d].
 
-
-def _k_best_sums(vals: list[np.ndarray], k: int, largest: bool) -> np.ndarray:
-    """k largest (or smallest) sums v₁[i₁]+…+v_d[i_d], by a best-first heap."""
+    A best-first search over the d sorted lists with a heap: O(k·d·log k).
+    """
     sign = -1.0 if largest else 1.0
-    svals = [np.sort(sign * np.asarray(v)) for v in vals]  # ascending in sign·v
+    orders = [np.argsort(sign * np.asarray(v), kind="stable") for v in vals]
+    svals = [(sign * np.asarray(v))[o] for v, o in zip(vals, orders, strict=True)]
     start = (0,) * len(svals)
     heap = [(float(sum(v[0] for v in svals)), start)]
     seen = {start}
     out = []
     while heap and len(out) < k:
         s, idx = heapq.heappop(heap)
-        out.append(sign * s)
+        out.append(tuple(int(o[i]) for o, i in zip(orders, idx, strict=True)))
         for j, v in enumerate(svals):
             if idx[j] + 1 < len(v):
                 nxt = (*idx[:j], idx[j] + 1, *idx[j + 1 :])
                 if nxt not in seen:
                     seen.add(nxt)
                     heapq.heappush(heap, (s - v[idx[j]] + v[idx[j] + 1], nxt))
-    return np.asarray(out)
+    return out
 
 
-class SpectralOperator(LinearOperator):
+class SpectralOperator(ScalarAlgebra, LinearOperator):
     r"""f(A) as a lazy operator, from an eigendecomposition A = V diag(w) V⁻¹.
 
     Applies ``V @ (f(w) * (V⁻¹ @ x))``: two Kronecker products and one length-N
@@ -172,42 +226,79 @@ class SpectralOperator(LinearOperator):
         V and V⁻¹.
     values : ndarray, shape (N,)
         f(w).
+    real : bool
+        f(A) is known to be real (a real A whose f(w) is closed under conjugation):
+        real inputs give real outputs, the complex rounding residue dropped.
     """
 
-    def __init__(self, vectors, inverse, values: np.ndarray) -> None:
+    def __init__(
+        self, vectors, inverse, values: np.ndarray, real: bool = False
+    ) -> None:
         self.vectors = vectors
         self.inverse = inverse
         self.values = values
+        self.real = real
         dtype = np.result_type(vectors.dtype, inverse.dtype, values.dtype)
+        if real and dtype.kind == "c":
+            dtype = np.finfo(dtype).dtype
         super().__init__(
             dtype=dtype, shape=(int(vectors.shape[0]), int(inverse.shape[1]))
         )
 
+    def _scaled(self, alpha) -> SpectralOperator:
+        """α f(A): the scalar goes into the values."""
+        values = alpha * self.values
+        real = self.real and np.isrealobj(alpha)
+        out = SpectralOperator(self.vectors, self.inverse, values, real)
+        # NumPy's weak-scalar rule for the declared dtype
+        out.dtype = np.result_type(self.dtype, alpha)
+        return out
+
     def _matmat(self, X):
+        # X: (N, K), or on scipy 1.18, stacked (..., N, K)
+        if sp.issparse(X):
+            X = X.toarray()
         X = np.asarray(X)
-        Y = self.inverse.matmat(X) if X.ndim == 2 else self.inverse @ X
-        Y = (
-            Y * self.values.reshape(-1, *([1] * (Y.ndim - 1)))
-            if Y.ndim > 1
-            else Y * self.values
-        )
-        return self.vectors.matmat(Y) if Y.ndim == 2 else self.vectors @ Y
+        lead = X.shape[:-2]
+        N, K = X.shape[-2:]
+        X2 = np.moveaxis(X.reshape(-1, N, K), 1, 0).reshape(N, -1)
+        Y = self.inverse.matmat(X2)
+        Y = Y * self.values[:, None]
+        Y = self.vectors.matmat(Y)
+        if self.real and not np.iscomplexobj(X):
+            Y = Y.real
+        M = self.shape[0]
+        return np.moveaxis(Y.reshape(M, -1, K), 0, 1).reshape(*lead, M, K)
 
     def _matvec(self, x):
+        N = self.shape[1]
         x = np.asarray(x)
-        if x.ndim == 2:
+        if x.ndim == 2 and x.shape == (N, 1):  # scipy <= 1.17 column vector
             return self._matmat(x)
-        return self._matmat(x.reshape(-1, 1))[:, 0]
+        lead = x.shape[:-1]
+        return self._matmat(x.reshape(-1, N).T).T.reshape(*lead, self.shape[0])
 
     def _adjoint(self):
-        return SpectralOperator(self.inverse.H, self.vectors.H, self.values.conj())
+        return SpectralOperator(
+            self.inverse.H, self.vectors.H, self.values.conj(), self.real
+        )
 
     def _transpose(self):
-        return SpectralOperator(self.inverse.T, self.vectors.T, self.values)
+        return SpectralOperator(self.inverse.T, self.vectors.T, self.values, self.real)
 
     def toarray(self) -> np.ndarray:
         """Dense f(A) (for checking)."""
         return self.matmat(np.eye(self.shape[1], dtype=self.dtype))
+
+
+def _conjugate_closed(w: np.ndarray) -> bool:
+    """Whether the multiset of values is closed under conjugation (to rounding)."""
+    if not np.iscomplexobj(w):
+        return True
+    a = np.sort_complex(w)
+    b = np.sort_complex(w.conj())
+    scale = max(float(np.max(np.abs(w))), np.finfo(float).tiny) if w.size else 1.0
+    return bool(np.all(np.abs(a - b) <= 1e3 * np.finfo(w.real.dtype).eps * scale))
 
 
 class KronEigen:
@@ -266,12 +357,15 @@ class KronEigen:
         inverse,
         hermitian: bool,
         vector_cond: float = 1.0,
+        real: bool = False,
     ) -> None:
         self.values = values
         self.vectors = vectors
         self.inverse = inverse
         self.hermitian = hermitian
         self.vector_cond = float(vector_cond)
+        #: the decomposed operator is real (its eigenpairs may still be complex)
+        self.real = real
 
     def __iter__(self) -> Iterator:
         yield self.values
@@ -318,6 +412,7 @@ class KronEigen:
             self.inverse,
             self.hermitian,
             self.vector_cond,
+            self.real and np.isrealobj(sigma),
         )
 
     def solve(self, b: ArrayLike, shift=0.0) -> np.ndarray:
@@ -339,39 +434,38 @@ class KronEigen:
                 f"the operator{' plus shift' if shift != 0 else ''} is singular: "
                 "it has a zero eigenvalue"
             )
+        real_out = self.real and np.isrealobj(shift) and not np.iscomplexobj(b)
         y = self.inverse @ b  # a fresh array: divide in place
         wd = w[:, None] if y.ndim == 2 else w
         if np.result_type(y, wd) == y.dtype:
             np.divide(y, wd, out=y)
         else:
             y = y / wd
-        return self.vectors @ y
+        x = self.vectors @ y
+        return x.real if real_out and np.iscomplexobj(x) else x
 
     def logdet(self, shift=0.0):
-        """log det(A + shift·I): a float, or complex when the determinant is not positive."""
-        self._check_cond("logdet")
-        vals = self.values if shift == 0 else self.values.shifted(shift)
-        total = vals.log_sum()
-        if np.iscomplexobj(total):
-            # the imaginary part is only defined modulo 2π
-            total = complex(total.real, math.remainder(total.imag, 2 * math.pi))
-            if total.imag == 0 and total.real == total.real:
-                return float(total.real)
-        return total
+        """log det(A + shift·I), principal branch.
+
+        A float when the determinant is positive, else ``log|det| + i·arg det``;
+        ``-inf`` if singular.
+        """
+        sign, logabs = self.slogdet(shift)
+        if sign == 0:
+            return -np.inf
+        if sign == 1:
+            return logabs
+        return complex(logabs, float(np.angle(sign)))
 
     def slogdet(self, shift=0.0) -> tuple:
         """``(sign, logabsdet)`` of ``A + shift·I``, as ``numpy.linalg.slogdet``."""
-        ld = self.logdet(shift)
-        if isinstance(ld, complex):
-            sign = np.exp(1j * ld.imag)
-            if abs(sign.imag) < 1e-12 and not np.iscomplexobj(
-                np.asarray(self.values.factors[0])
-            ):
-                sign = float(np.sign(sign.real))
-            return sign, ld.real
-        if ld == -np.inf:
-            return 0.0, -np.inf
-        return 1.0, float(ld)
+        self._check_cond("logdet")
+        vals = self.values if shift == 0 else self.values.shifted(shift)
+        sign, logabs = vals.slog_sum()
+        if self.real and np.isrealobj(shift) and isinstance(sign, complex):
+            # conjugate pairs of a real operator: the phase is 0 or π up to rounding
+            sign = 1.0 if sign.real > 0 else -1.0
+        return sign, logabs
 
     def apply(
         self, f: Callable[[np.ndarray], np.ndarray], shift=0.0
@@ -382,7 +476,8 @@ class KronEigen:
         """
         self._check_cond("f(A)")
         fw = np.asarray(f(self._diag(shift)))
-        return SpectralOperator(self.vectors, self.inverse, fw)
+        real = self.real and np.isrealobj(shift) and _conjugate_closed(fw)
+        return SpectralOperator(self.vectors, self.inverse, fw, real)
 
     def eigvals(self, k: int | None = None, which: str = "LA") -> np.ndarray:
         """All N eigenvalues (``np.kron`` order), or the k extreme ones (sorted).

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import numbers
 from collections import OrderedDict
 from functools import reduce
 from typing import Any
@@ -15,19 +14,14 @@ from scipy.sparse.linalg import LinearOperator, aslinearoperator
 
 from . import _engine
 from . import _factor as fct
+from ._algebra import ScalarAlgebra, is_scalar
 from ._factor import DENSE, IDENTITY, LINOP, SPARSE, Factor, as_factor
 from .decomposition import KronEigen, KronEigenvalues, KronSVD, SpectralOperator
 
 __all__ = ["KronOperator", "kron"]
 
 
-def _is_scalar(x: Any) -> bool:
-    return isinstance(x, numbers.Number) or (
-        isinstance(x, np.generic | np.ndarray) and np.ndim(x) == 0
-    )
-
-
-class KronOperator(LinearOperator):
+class KronOperator(ScalarAlgebra, LinearOperator):
     r"""Lazy Kronecker product A₁ ⊗ A₂ ⊗ … ⊗ A_d.
 
     A ``scipy.sparse.linalg.LinearOperator`` that never forms the product: it
@@ -120,8 +114,7 @@ class KronOperator(LinearOperator):
         return self
 
     def _init_from(self, factors: list[Factor]) -> None:
-        for j, f in enumerate(factors):
-            f.index = j
+        factors = [f if f.index == j else f.reindexed(j) for j, f in enumerate(factors)]
         self._factors = tuple(factors)
         dtype = np.result_type(*(f.dtype for f in factors))
         m = math.prod(f.shape[0] for f in factors)
@@ -154,6 +147,8 @@ class KronOperator(LinearOperator):
         state["_workspace"] = state["_split_workspace"] = None
         state["_plans"] = OrderedDict()
         state["_adj"] = state["_tr"] = None
+        state.pop("_inv", None)
+        state.pop("_eigh", None)
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -293,37 +288,26 @@ class KronOperator(LinearOperator):
     def _scaled(self, alpha) -> KronOperator:
         """α·K with α folded into one factor (dense first, then sparse, …)."""
         rank = {DENSE: 0, SPARSE: 1, LINOP: 2, IDENTITY: 3}
+        target = np.result_type(self.dtype, alpha)
+        # fold into a factor that already holds the result's precision, so the
+        # scalar is not rounded to a lower one (a float32 factor beside float64)
         j = min(
             range(len(self._factors)),
-            key=lambda i: (rank[self._factors[i].kind], self._factors[i].nnz),
+            key=lambda i: (
+                self._factors[i].dtype != target,
+                rank[self._factors[i].kind],
+                self._factors[i].nnz,
+            ),
         )
         factors = list(self._factors)
         f = factors[j]
+        if f.dtype != target and f.kind in (DENSE, SPARSE):
+            f = as_factor(f.user.astype(target), j)
         if f.kind == IDENTITY:
             factors[j] = as_factor(alpha * f.matrix, j)
         else:
             factors[j] = f.scaled(alpha)
         return KronOperator._from_factors(factors)
-
-    def __mul__(self, x):
-        if _is_scalar(x):
-            return self._scaled(x)
-        return self.dot(x)
-
-    def __rmul__(self, x):
-        if _is_scalar(x):
-            return self._scaled(x)
-        return super().__rmul__(x)
-
-    def __truediv__(self, other):
-        if not _is_scalar(other):
-            raise ValueError(
-                f"a KronOperator can only be divided by a scalar, got {type(other).__name__}"
-            )
-        return self._scaled(1 / other)
-
-    def __neg__(self):
-        return self._scaled(-1)
 
     def dot(self, x):
         """Apply to an array, or compose with another operator.
@@ -340,7 +324,7 @@ class KronOperator(LinearOperator):
         -------
         ndarray or LinearOperator
         """
-        if _is_scalar(x):
+        if is_scalar(x):
             return self._scaled(x)
         if isinstance(x, LinearOperator):
             if x.shape[0] != self.shape[1]:
@@ -368,10 +352,11 @@ class KronOperator(LinearOperator):
     def __add__(self, x):
         from .shifted import KronPlusDiagonal, diagonal_kron_factors, scaled_identity
 
+        square = all(f.shape[0] == f.shape[1] for f in self._factors)
         sigma = scaled_identity(x)
-        if sigma is not None and x.shape == self.shape:
+        if square and sigma is not None and x.shape == self.shape:
             return KronPlusDiagonal(self, sigma)
-        if isinstance(x, KronOperator) and x.shape == self.shape:
+        if square and isinstance(x, KronOperator) and x.shape == self.shape:
             diags = diagonal_kron_factors(x)
             if (
                 diags is not None
@@ -426,9 +411,12 @@ class KronOperator(LinearOperator):
         >>> print(K.inv() @ (K @ np.arange(4.0)))
         [0. 1. 2. 3.]
         """
+        return self._inverse("inv")
+
+    def _inverse(self, method: str) -> KronOperator:
         cached = self.__dict__.get("_inv")
         if cached is None:
-            invs = self._each(lambda f: fct.inverse(f, "inv"), "inv")
+            invs = self._each(lambda f: fct.inverse(f, method), method)
             cached = KronOperator._from_factors(
                 [as_factor(a, j) for j, a in enumerate(invs)]
             )
@@ -471,20 +459,20 @@ class KronOperator(LinearOperator):
         True
         """
         b = self._check_rhs(b, self.shape[0])
-        if self._ill_conditioned_hermitian():
+        if self._ill_conditioned_hermitian("solve"):
             # For ill-conditioned Hermitian factors the explicit inverse loses
             # digits (measured: forward error 1e-4 where Cholesky gives 1e-9 at
             # κ = 4e7); the eigendecomposition V Λ⁻¹ Vᴴ is as accurate as Cholesky
             # and stays in GEMMs.
             return self.eigh().solve(b)
-        return self.inv() @ b
+        return self._inverse("solve") @ b
 
-    def _ill_conditioned_hermitian(self) -> bool:
+    def _ill_conditioned_hermitian(self, method: str) -> bool:
         if not all(f.kind in (DENSE, IDENTITY) for f in self._factors):
             return False
         if not self._hermitian():
             return False
-        self.inv()  # computes (and caches) each factor's condition number
+        self._inverse(method)  # computes (and caches) each factor's condition number
         return any(
             f._cache.get("cond1", 1.0) > fct.INVERSE_COND_LIMIT for f in self._factors
         )
@@ -536,7 +524,9 @@ class KronOperator(LinearOperator):
             [as_factor(v, j) for j, (_, v) in enumerate(pairs)]
         )
         values = KronEigenvalues([w for w, _ in pairs], "product")
-        self._eigh = KronEigen(values, V, V.H, hermitian=True)
+        self._eigh = KronEigen(
+            values, V, V.H, hermitian=True, real=self.dtype.kind != "c"
+        )
         return self._eigh
 
     def eig(self) -> KronEigen:
@@ -567,6 +557,7 @@ class KronOperator(LinearOperator):
             V.H if herm else Vinv,
             hermitian=herm,
             vector_cond=cond,
+            real=self.dtype.kind != "c",
         )
         if cond > KronEigen.COND_WARN:
             import warnings
@@ -632,6 +623,15 @@ class KronOperator(LinearOperator):
             ±1 (0 for a singular K), or a unit complex number.
         logabsdet : float
         """
+        if self.shape[0] != self.shape[1]:
+            raise ValueError(
+                f"slogdet() needs a square operator, got shape {self.shape}"
+            )
+        if any(f.shape[0] != f.shape[1] for f in self._factors):
+            # square K from rectangular factors: rank ≤ ∏ min(mⱼ, nⱼ) < N
+            for f in self._factors:
+                fct.require_matrix(f, "slogdet")
+            return (0.0, -np.inf)
         parts = self._each(fct.slogdet, "slogdet")
         N = self.shape[0]
         sign: complex | float = 1.0
@@ -665,7 +665,9 @@ class KronOperator(LinearOperator):
         return complex(logabs, float(np.angle(sign)))
 
     def trace(self):
-        """tr K = ∏ tr Aⱼ (square factors)."""
+        """tr K = ∏ tr Aⱼ (square factors); the diagonal's sum otherwise."""
+        if any(f.shape[0] != f.shape[1] for f in self._factors):
+            return self.diagonal().sum()
         return math.prod(self._each(lambda f: f.toarray().trace(), "trace"))
 
     def diagonal(self) -> np.ndarray:
@@ -774,7 +776,7 @@ class KronOperator(LinearOperator):
         return self.pinv() @ b
 
     def _hpd_eigh(self, method: str, allow_zero: bool = False):
-        pairs = self._each(fct.eigh, method)
+        pairs = self._each(lambda f: fct.eigh(f, method), method)
         for f, (w, _) in zip(self._factors, pairs, strict=True):
             tol = 100 * np.finfo(w.dtype).eps * max(1.0, float(np.max(np.abs(w))))
             if (np.min(w) < -tol) if allow_zero else (np.min(w) <= 0):

@@ -14,6 +14,7 @@ from numpy.typing import ArrayLike
 from scipy.sparse.linalg import LinearOperator
 
 from . import _factor as fct
+from ._algebra import ScalarAlgebra
 from .decomposition import KronEigen, KronEigenvalues
 
 __all__ = ["KronPlusDiagonal"]
@@ -61,7 +62,7 @@ def diagonal_kron_factors(op) -> list[np.ndarray] | None:
     return out
 
 
-class KronPlusDiagonal(LinearOperator):
+class KronPlusDiagonal(ScalarAlgebra, LinearOperator):
     r"""A = K + σ·D with K = ⊗Aⱼ and D = ⊗Dⱼ a Kronecker product of diagonals.
 
     ``D`` defaults to the identity (``K + σI``). Usually built as ``K + sigma * I``
@@ -115,6 +116,12 @@ class KronPlusDiagonal(LinearOperator):
     def __init__(self, kron, sigma, diagonals=None) -> None:
         for f in kron._factors:
             fct.require_square(f, "K + σD")
+        if np.ndim(sigma) != 0 or not np.issubdtype(np.asarray(sigma).dtype, np.number):
+            raise TypeError(
+                f"sigma must be a scalar, got {type(sigma).__name__} of shape "
+                f"{np.shape(sigma)} (for a diagonal, add a KronOperator of diagonal "
+                "factors)"
+            )
         self.kron = kron
         self.sigma = sigma
         if diagonals is not None:
@@ -136,17 +143,10 @@ class KronPlusDiagonal(LinearOperator):
             self._D = None
         else:
             self._D = KronOperator(*(sp.diags_array(dg).tocsr() for dg in diagonals))
-        dtype = np.result_type(
-            kron.dtype,
-            np.asarray(sigma).dtype
-            if not isinstance(sigma, int | float | complex)
-            else type(sigma)(0),
-        )
+        # NumPy's weak-scalar rule: a Python float keeps a float32 K in float32
+        dtype = np.result_type(kron.dtype, sigma)
         if self._D is not None:
             dtype = np.result_type(dtype, self._D.dtype)
-        dtype = (
-            np.result_type(dtype, kron.dtype) if dtype.kind in "fc" else np.dtype(float)
-        )
         super().__init__(dtype=dtype, shape=kron.shape)
         self._dec: KronEigen | None = None
         self._offset = 0.0
@@ -155,21 +155,35 @@ class KronPlusDiagonal(LinearOperator):
         d = "I" if self.diagonals is None else "D"
         return f"KronPlusDiagonal({self.kron!r} + {self.sigma}·{d})"
 
+    def _scaled(self, alpha) -> KronPlusDiagonal:
+        """α(K + σD) = (αK) + (ασ)D, still structured."""
+        return KronPlusDiagonal(
+            self.kron._scaled(alpha), alpha * self.sigma, self.diagonals
+        )
+
     def _matmat(self, X):
+        # (N, K), or stacked (..., N, K) on scipy 1.18: KronOperator handles both
+        if sp.issparse(X):
+            X = X.toarray()
         X = np.asarray(X)
-        Y = self.kron.matmat(X) if X.ndim == 2 else self.kron @ X
-        if self._D is None:
-            return Y + self.sigma * X
-        return Y + self.sigma * (self._D.matmat(X) if X.ndim == 2 else self._D @ X)
+        Y = self.kron._matmat(X)
+        Z = self.sigma * (X if self._D is None else self._D._matmat(X))
+        if np.result_type(Y, Z) == Y.dtype and Y.flags.writeable:
+            Y += Z
+            return Y
+        return Y + Z
 
     def _matvec(self, x):
+        N = self.shape[1]
         x = np.asarray(x)
-        if x.ndim == 2:
+        if x.ndim == 2 and x.shape == (N, 1):  # scipy <= 1.17 column vector
             return self._matmat(x)
-        return self._matmat(x.reshape(-1, 1))[:, 0]
+        lead = x.shape[:-1]
+        return self._matmat(x.reshape(-1, N).T).T.reshape(*lead, self.shape[0])
 
     def _adjoint(self):
-        return KronPlusDiagonal(self.kron.H, np.conj(self.sigma), self.diagonals)
+        diags = None if self.diagonals is None else [np.conj(d) for d in self.diagonals]
+        return KronPlusDiagonal(self.kron.H, self.sigma.conjugate(), diags)
 
     def _transpose(self):
         return KronPlusDiagonal(self.kron.T, self.sigma, self.diagonals)
@@ -227,6 +241,7 @@ class KronPlusDiagonal(LinearOperator):
             KronOperator._from_factors(W),
             KronOperator._from_factors(Winv),
             hermitian=True,
+            real=K.dtype.kind != "c" and np.isrealobj(self.sigma),
         )
         return dec, offset
 

@@ -81,7 +81,7 @@ class LinalgContract:
             10 * eps(dtype) * np.linalg.cond(dense)
         )
         assert (
-            abs(sign - ref_sign) <= 1e-3
+            abs(sign - ref_sign) <= self.tol(dtype, dense)
             if np.dtype(dtype).kind == "c"
             else sign == ref_sign
         )
@@ -92,7 +92,9 @@ class LinalgContract:
         else:
             assert isinstance(ld, complex)
             ref = ref_logabs + 1j * np.angle(ref_sign)
-            assert abs(np.exp(1j * ld.imag) - np.exp(1j * ref.imag)) < 1e-3
+            assert abs(np.exp(1j * ld.imag) - np.exp(1j * ref.imag)) < self.tol(
+                dtype, dense
+            )
         det = op.det()
         ref_det = np.linalg.det(dense)
         assert (
@@ -124,9 +126,19 @@ class LinalgContract:
     def test_cond(self, made):
         op, dense, _, dtype = made
         ref = np.linalg.cond(dense)
-        np.testing.assert_allclose(
-            op.cond(), ref, rtol=100 * eps(dtype) * ref * dense.shape[0]
-        )
+        bound = self.cond_tolerance(op, dense, dtype)
+        assert bound < 0.5  # the test can fail
+        np.testing.assert_allclose(op.cond(), ref, rtol=bound)
+
+    def cond_tolerance(self, op, dense, dtype) -> float:
+        """Relative tolerance for ``cond()``; a Kronecker product's is the sum of
+        its factors' (each σ_min carries a relative error ε·nⱼ·κⱼ)."""
+        from kronop import KronOperator
+
+        if isinstance(op, KronOperator):
+            fac = [hi(f.toarray() if hasattr(f, "toarray") else f) for f in op.factors]
+            return sum(20 * eps(dtype) * a.shape[0] * np.linalg.cond(a) for a in fac)
+        return 20 * eps(dtype) * dense.shape[0] * np.linalg.cond(dense)
 
     def test_eig_reconstructs(self, made):
         op, dense, _, dtype = made
@@ -288,5 +300,5 @@ class LinalgContract:
         assert abs(logabs - ref_logabs) <= 1e3 * eps(dtype) * dense.shape[
             0
         ] * kappa * max(1, abs(ref_logabs))
-        assert abs(sign - ref_sign) < 1e-3
+        assert abs(sign - ref_sign) < self.tol(dtype, Sd) * kappa
         assert rel(S @ b, Sd @ hi(b)) <= 100 * eps(dtype) * dense.shape[0]

@@ -269,3 +269,147 @@ def test_rectangular_svd_lstsq(rng):
     sq = KronOperator(A.T @ A + np.eye(3), B @ B.T)
     np.testing.assert_allclose(sq.cond(), np.linalg.cond(sq.toarray()), rtol=1e-12)
     np.testing.assert_allclose(K.diagonal(), np.diag(D), rtol=1e-14)
+
+
+# ------------------------------------------------- regressions from review
+def test_shift_must_be_scalar():
+    K = KronOperator(np.diag([1.0, 2.0]), np.diag([1.0, 3.0]))
+    with pytest.raises(TypeError, match="sigma must be a scalar"):
+        K.shift(np.array([10.0, 20.0, 30.0, 40.0]))
+
+
+@pytest.mark.parametrize("bdtype", [np.complex128, np.float64])
+def test_sparse_factor_solve_any_rhs_dtype(rng, bdtype):
+    T = sp.diags_array(
+        [[-1.0] * 3, [2.5] * 4, [-1.0] * 3], offsets=[-1, 0, 1], format="csr"
+    ).astype(np.float32)
+    B = np.array([[2.0, 1.0], [0.0, 3.0]], dtype=np.float32)
+    K = KronOperator(T, B)
+    b = rng.standard_normal(8).astype(bdtype)
+    if bdtype == np.complex128:
+        b = b + 1j * rng.standard_normal(8)
+    x = K.solve(b)
+    D = np.kron(T.toarray().astype(float), B.astype(float))
+    np.testing.assert_allclose(D @ x, b, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(K.inv().H @ b, np.linalg.solve(D.conj().T, b), rtol=1e-5)
+
+
+def test_square_operator_with_rectangular_factors(rng):
+    from kronop import IdentityOperator
+
+    A, B = rng.standard_normal((2, 3)), rng.standard_normal((3, 2))
+    K = KronOperator(A, B)  # 6×6, rank ≤ 4
+    D = np.kron(A, B)
+    S = K + 0.5 * IdentityOperator((6, 6))
+    x = rng.standard_normal(6)
+    np.testing.assert_allclose(S @ x, D @ x + 0.5 * x, rtol=1e-13)
+    np.testing.assert_allclose(K.trace(), np.trace(D), rtol=1e-13)
+    assert K.slogdet() == (0.0, -np.inf)
+    assert K.det() == 0.0
+
+
+def test_complex_kron_diagonal_adjoint(rng):
+    A = random_array(rng, (2, 2), np.complex128)
+    A = A @ A.conj().T + np.eye(2)
+    d = np.array([1.0 + 0.5j, 2.0 - 1j])
+    S = KronOperator(A, A) + KronOperator(np.diag(d), np.diag(d))
+    dense = np.kron(A, A) + np.diag(np.kron(d, d))
+    y = random_array(rng, 4, np.complex128)
+    np.testing.assert_allclose(S.H @ y, dense.conj().T @ y, rtol=1e-13)
+
+
+def test_real_operator_gives_real_results(rng):
+    from kronop import IdentityOperator
+
+    A = rng.standard_normal((3, 3)) + 3 * np.eye(3)
+    B = rng.standard_normal((2, 2)) + 3 * np.eye(2)
+    K = KronOperator(A, B)
+    S = K + 0.5 * IdentityOperator(K.shape)
+    b = rng.standard_normal(6)
+    x = S.solve(b)
+    assert x.dtype == np.float64
+    np.testing.assert_allclose(S @ x, b, rtol=1e-10)
+    sign, _ = S.slogdet()
+    assert isinstance(sign, float)
+    assert sign == np.linalg.slogdet(S.toarray()).sign
+    assert (K.expm() @ b).dtype == np.float64
+    assert K.expm().dtype == np.float64
+
+
+def test_eigen_logdet_sign_and_branch():
+    a = np.diag([-1.0, 2.0, -3.0, 4.0, -5.0, 6.0, 7.0])
+    K = KronOperator(a, a)
+    ld = K.eigh().logdet()
+    assert isinstance(ld, float)
+    np.testing.assert_allclose(ld, np.linalg.slogdet(K.toarray()).logabsdet, rtol=1e-14)
+    K3 = KronOperator(np.diag([-1.0, -2.0, -3.0]))
+    assert K3.eigh().logdet() == K3.logdet()
+    assert K3.logdet().imag == pytest.approx(np.pi)
+
+
+def test_scalar_folds_into_the_precise_factor(rng):
+    A32 = rng.standard_normal((3, 3)).astype(np.float32)
+    B64 = rng.standard_normal((4, 4))
+    K = KronOperator(A32, B64)
+    x = rng.standard_normal(12)
+    ref = 0.1 * (np.kron(A32.astype(float), B64) @ x)
+    np.testing.assert_allclose((0.1 * K) @ x, ref, rtol=1e-14)
+
+
+def test_scaled_operator_factor_keeps_numpy_dtype():
+    from scipy.sparse.linalg import aslinearoperator
+
+    L = KronOperator(aslinearoperator(np.eye(2, dtype=np.float32) * 3))
+    assert (2.0 * L).dtype == np.float32
+    assert (1j * L).dtype == np.complex64
+    assert (-L).dtype == np.float32
+    assert ((2.0 * L) @ np.ones(2, dtype=np.float32)).dtype == np.float32
+
+
+def test_spliced_factor_errors_name_the_right_position():
+    singular = np.array([[1.0, 2.0], [2.0, 4.0]])
+    K1 = KronOperator(2 * np.eye(3), singular)
+    KronOperator(np.ones((2, 2)), np.ones((2, 2)), K1)  # splices K1's factors
+    with pytest.raises(np.linalg.LinAlgError, match=r"factor 1 \(2×2\) is singular"):
+        K1.solve(np.ones(6))
+
+
+def test_pickle_after_solves(rng):
+    import pickle
+
+    T = sp.diags_array([[-1.0] * 3, [2.5] * 4, [-1.0] * 3], offsets=[-1, 0, 1]).tocsr()
+    ill = np.diag([1.0, 1e-8])
+    K = KronOperator(T, ill + 0.0)
+    b = rng.standard_normal(8)
+    x = K.solve(b)
+    K.eigh()
+    K2 = pickle.loads(pickle.dumps(K))
+    np.testing.assert_allclose(K2.solve(b), x, rtol=1e-12)
+
+
+def test_extreme_eigenvalues_merge_for_psd_and_magnitude(monkeypatch):
+    import kronop.decomposition as decmod
+
+    def rbf(n, ell):
+        t = np.linspace(0, 1, n)
+        return np.exp(-0.5 * (t[:, None] - t[None, :]) ** 2 / ell**2)
+
+    K = KronOperator(rbf(40, 0.2), rbf(30, 0.3), rbf(20, 0.5))
+    ws = [np.linalg.eigvalsh(f) for f in K.factors]
+    assert min(w.min() for w in ws) < 0  # rounding: PSD factors, tiny negatives
+    full = np.sort(reduce(np.multiply.outer, ws).ravel())
+    dec = K.eigh()
+
+    def boom(*a, **k):
+        raise AssertionError("formed all N eigenvalues")
+
+    monkeypatch.setattr(decmod, "_combine", boom)
+    np.testing.assert_allclose(dec.eigvals(4, "LA"), full[::-1][:4], rtol=1e-12)
+    A = np.diag([-3.0, 1.0, 2.0])
+    B = np.diag([0.5, -4.0])
+    KM = KronOperator(A, B)
+    w = np.kron(np.diag(A), np.diag(B))
+    got = KM.eigh().eigvals(2, "LM")
+    np.testing.assert_allclose(np.abs(got), np.sort(np.abs(w))[::-1][:2])
+    got = KM.eigh().eigvals(2, "SM")
+    np.testing.assert_allclose(np.abs(got), np.sort(np.abs(w))[:2])

@@ -1,0 +1,67 @@
+"""Scalar multiples folded into an operator's structure.
+
+scipy wraps ``alpha * A`` in a ``_ScaledLinearOperator`` whose declared dtype on
+scipy 1.17 ignores NumPy's weak-scalar rule (a float32 operator times a Python float
+claims float64). Structured operators instead fold the scalar into their structure
+(a factor, a shift, a vector of values) through ``_scaled``, which keeps both the
+structure and the dtype NumPy would give.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+__all__ = ["ScalarAlgebra", "is_scalar"]
+
+
+def is_scalar(x: Any) -> bool:
+    """A Python or NumPy number, or a 0-d array."""
+    return isinstance(x, numbers.Number) or (
+        isinstance(x, np.generic | np.ndarray) and np.ndim(x) == 0
+    )
+
+
+class ScalarAlgebra:
+    """Mixin for ``LinearOperator`` subclasses that implement ``_scaled(alpha)``."""
+
+    def _scaled(self, alpha):  # pragma: no cover - every user overrides it
+        raise NotImplementedError
+
+    def __mul__(self, x):
+        if is_scalar(x):
+            return self._scaled(x)
+        return self.dot(x)
+
+    def __rmul__(self, x):
+        if is_scalar(x):
+            return self._scaled(x)
+        return super().__rmul__(x)
+
+    def __truediv__(self, other):
+        if not is_scalar(other):
+            raise ValueError(
+                f"a {type(self).__name__} can only be divided by a scalar, got "
+                f"{type(other).__name__}"
+            )
+        return self._scaled(1 / other)
+
+    def __neg__(self):
+        return self._scaled(-1)
+
+    def dot(self, x):
+        """Apply to an array, or compose with another operator (scalars fold in).
+
+        Parameters
+        ----------
+        x : array_like, scalar or LinearOperator
+
+        Returns
+        -------
+        ndarray or LinearOperator
+        """
+        if is_scalar(x):
+            return self._scaled(x)
+        return super().dot(x)
