@@ -73,7 +73,9 @@ class KronOperator(ScalarAlgebra, LinearOperator):
     :math:`2N\sum_j n_j` against :math:`2N^2` for the dense matrix. Rectangular
     factors are applied in the flop-optimal order (shrinking factors first).
     Several right-hand sides ``(N, k)`` go through the same BLAS calls, never a
-    loop over columns. Intermediates live in two work buffers that the operator
+    loop over columns. Factors are used by reference, never copied or modified;
+    factorizations of them are cached on first use, so modify a factor in place
+    only before the first solve or decomposition (or build a new operator). Intermediates live in two work buffers that the operator
     keeps between products (call :meth:`clear_workspace` to free them).
 
     Examples
