@@ -12,6 +12,7 @@ Run from the repository root::
     python benchmarks/compare.py --cases all       # standard + extra cases
     python benchmarks/compare.py --list            # case keys
     python benchmarks/compare.py --format csv --out results.csv
+    python benchmarks/compare.py --poisson ""      # without the Poisson solves
 
 Rules of the table:
 
@@ -875,6 +876,12 @@ def parse_args(argv=None):
         "through the implementations (default 3, 2 with --quick)",
     )
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--poisson",
+        default="64,128",
+        help="grid sizes n of the 3-D Poisson solve comparison ('' to skip; "
+        "see benchmarks/poisson_cases.py)",
+    )
     p.add_argument("--out", default=None, help="also write the report here")
     p.add_argument("--list", action="store_true", help="list the cases and exit")
     p.add_argument("-v", "--verbose", action="store_true", help="progress on stderr")
@@ -963,6 +970,15 @@ def main(argv=None) -> int:
     )
     tail = table + ("\n\nNotes:\n" + "\n".join(notes) if notes else "")
     print(tail)
+    ns = tuple(int(v) for v in args.poisson.split(",") if v.strip())
+    if ns:
+        try:
+            from benchmarks.poisson_cases import run_poisson
+        except ImportError:  # run as a script: benchmarks/ is on sys.path
+            from poisson_cases import run_poisson
+        poisson = "\n".join(run_poisson(ns=ns, quick=args.quick))
+        print("\n" + poisson, flush=True)
+        tail += "\n\n" + poisson
     if args.out:
         with open(args.out, "w") as fh:
             fh.write(header_text + "\n" + tail + "\n")

@@ -683,10 +683,7 @@ def add_mode_product(
         prod = np.asarray(mat.matmat(rhs))
     else:
         prod = np.asarray(mat @ rhs)
-    if L == 1:
-        src = prod.reshape(1, n, R)
-    else:
-        src = prod.reshape(n, L, R).transpose(1, 0, 2)
+    src = prod.reshape(1, n, R) if L == 1 else prod.reshape(n, L, R).transpose(1, 0, 2)
     if accumulate:
         np.add(y3, src, out=y3)
     else:
@@ -714,11 +711,13 @@ class StencilPlan:
 
     ``ops`` entries: ``("init", s)`` (y = s·x), ``("add", term, sign)``
     (y ±= x on the term's slices), ``("scale", s)`` (y *= s), ``("axpy", term)``
-    (y += coef·x through a scratch buffer).
+    (y += coef·x through a scratch buffer). ``prepared`` caches, per array shape
+    and slab, the index tuples of every op (built once, reused by every product).
     """
 
     ops: tuple
     needs_scratch: bool
+    prepared: dict  # filled on use; never part of equality in practice
 
 
 def _group_key(s) -> complex:
@@ -765,7 +764,7 @@ def plan_stencil(c0, terms: list[StencilTerm]) -> StencilPlan:
     else:
         ops.append(("init", real_if(c0)))
     ops.extend(("axpy", t) for t in vector)
-    return StencilPlan(tuple(ops), bool(vector))
+    return StencilPlan(tuple(ops), bool(vector), {})
 
 
 #: tensors larger than this (bytes, one array) are swept in slabs along the first
@@ -787,64 +786,76 @@ def _coef_view(coef: np.ndarray, start: int, stop: int, trailing: int) -> np.nda
     return coef[start:stop].reshape(-1, *([1] * trailing))
 
 
-def _run_ops(plan: StencilPlan, x, y, t, shift: int, rows: tuple[int, int] | None):
-    """Run the plan on arrays whose factor axis j sits at array axis ``j + shift``.
+def _prepare(plan: StencilPlan, ndim: int, shift: int, rows):
+    """The plan's ops with their index tuples, for arrays of ``ndim`` dimensions.
 
-    With ``rows = (s0, s1)`` only that slab of array axis 0 (factor axis 0) is
-    written; ``x`` is the whole input, ``y`` and ``t`` whole arrays too.
+    Returns a tuple of ``(kind, a, b, c)``: ``("init"|"scale", s, _, _)``,
+    ``("add", ys, xs, sign)`` or ``("axpy", ys, xs, coef)``, where ``ys``/``xs``
+    index the whole arrays (the slab's rows included).
     """
-    ndim = x.ndim
-    if rows is not None:
-        s0, s1 = rows
-        yv, xv = y[s0:s1], x[s0:s1]
-        tv = t[s0:s1] if t is not None else None
-    else:
-        yv, xv, tv = y, x, t
+    key = (ndim, shift, rows)
+    got = plan.prepared.get(key)
+    if got is not None:
+        return got
+    out = []
+    s0, s1 = rows if rows is not None else (None, None)
     for op in plan.ops:
         kind = op[0]
-        if kind == "init":
-            s = op[1]
-            if s == 0:
-                yv.fill(0)
-            elif s == 1:
-                np.copyto(yv, xv)
-            else:
-                np.multiply(xv, s, out=yv)
-            continue
-        if kind == "scale":
-            np.multiply(yv, op[1], out=yv)
+        if kind in ("init", "scale"):
+            out.append((kind, op[1], None, None))
             continue
         term = op[1]
         ax = term.axis + shift
         lo, hi = term.lo, term.hi
-        start = 0
         if rows is not None and ax == 0:
-            lo2, hi2 = max(lo, s0), min(hi, s1)
-            if lo2 >= hi2:
+            lo, hi = max(lo, s0), min(hi, s1)
+            if lo >= hi:
                 continue
-            start = lo2 - lo
-            ys, xs = _term_slices(term, ndim, 0, lo2, hi2)
-            ysl, xsl = y[ys], x[xs]
-            tsl = t[ys] if t is not None else None
-            lo, hi = lo2, hi2
-        else:
-            ys, xs = _term_slices(term, ndim, ax, lo, hi)
-            if rows is not None:
-                # within the slab: the slab's own rows on every other axis
-                xs = (slice(s0, s1), *xs[1:])
-                ysl, xsl = yv[ys], x[xs]
-                tsl = tv[ys] if tv is not None else None
-            else:
-                ysl, xsl = yv[ys], xv[xs]
-                tsl = tv[ys] if tv is not None else None
+        ys, xs = _term_slices(term, ndim, ax, lo, hi)
+        if rows is not None and ax != 0:
+            ys = (slice(s0, s1), *ys[1:])
+            xs = (slice(s0, s1), *xs[1:])
         if kind == "add":
-            if op[2] > 0:
-                np.add(ysl, xsl, out=ysl)
-            else:
-                np.subtract(ysl, xsl, out=ysl)
-        else:  # axpy
+            out.append(("add", ys, xs, op[2]))
+        else:
+            start = lo - term.lo
             coef = _coef_view(term.coef, start, start + (hi - lo), ndim - ax - 1)
-            np.multiply(xsl, coef, out=tsl)
+            out.append(("axpy", ys, xs, coef))
+    got = tuple(out)
+    if len(plan.prepared) < 4096:
+        plan.prepared[key] = got
+    return got
+
+
+def _run_ops(plan: StencilPlan, x, y, t, shift: int, rows: tuple[int, int] | None):
+    """Run the plan on arrays whose factor axis j sits at array axis ``j + shift``.
+
+    With ``rows = (s0, s1)`` only that slab of array axis 0 (factor axis 0) is
+    written; ``x``, ``y`` and ``t`` are the whole arrays.
+    """
+    if rows is not None:
+        yv, xv = y[rows[0] : rows[1]], x[rows[0] : rows[1]]
+    else:
+        yv, xv = y, x
+    for kind, a, b, c in _prepare(plan, x.ndim, shift, rows):
+        if kind == "add":
+            ysl = y[a]
+            if c > 0:
+                np.add(ysl, x[b], out=ysl)
+            else:
+                np.subtract(ysl, x[b], out=ysl)
+        elif kind == "init":
+            if a == 0:
+                yv.fill(0)
+            elif a == 1:
+                np.copyto(yv, xv)
+            else:
+                np.multiply(xv, a, out=yv)
+        elif kind == "scale":
+            np.multiply(yv, a, out=yv)
+        else:  # axpy
+            ysl, tsl = y[a], t[a]
+            np.multiply(x[b], c, out=tsl)
             np.add(ysl, tsl, out=ysl)
 
 

@@ -1,0 +1,339 @@
+"""The 3-D Poisson comparison: −Δu = f (Dirichlet) on an n³ grid, every way, one process.
+
+``run_poisson(ns=(64, 128), quick=False)`` returns markdown lines (a table per n
+and the targets of issue 4 with their measured ratios); ``compare.py`` appends
+them to its report, and ``python benchmarks/poisson_cases.py [--n 64 128]
+[--quick]`` prints them.
+
+Rows, all timed in this process on the same right-hand side:
+
+* kronop direct solve (``laplacian(...).solve``; warm: factor spectra cached; the
+  note gives the cold first call including setup),
+* eigh + GEMM: the plain fast-diagonalization yardstick — ``numpy.linalg.eigh`` of
+  the 1-D factor once, then three GEMMs, a division and three GEMMs, with the
+  axis-rotating layout (``Vᵀ @ X.reshape(-1, n).T``) that needs no copies,
+* ``scipy.fft.dstn``: the O(N log n) yardstick (DST-I, divide, inverse DST-I),
+* pyamg smoothed aggregation to rtol 1e-8 (setup + solve),
+* ``spsolve`` on the assembled CSR matrix (tried at n ≤ 64 in a subprocess and
+  stopped after 120 s; not attempted beyond),
+* ``cg`` on the CSR matrix and on the kronop operator, to rtol 1e-8,
+* one matvec: CSR (``scipy.sparse.kronsum`` assembly) against ``KronSum``.
+
+Times are the minimum over repetitions after a warm-up (single runs for the
+iterative solvers and pyamg, which take seconds); the machine is shared, so the
+ratios are what carries over.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import scipy
+import scipy.fft as sfft
+import scipy.sparse as sp
+from scipy.sparse.linalg import cg
+
+from kronop.gallery import laplacian
+
+RTOL = 1e-8
+SPSOLVE_TIMEOUT = 120.0
+
+
+# ---------------------------------------------------------------- timing
+def best_of(fn, reps: int, warmup: bool = True) -> tuple[float, float]:
+    """(minimum seconds over ``reps`` calls, seconds of the first call)."""
+    t0 = time.perf_counter()
+    fn()
+    first = time.perf_counter() - t0
+    times = [] if warmup else [first]
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), first
+
+
+def fmt(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} µs"
+    if seconds < 1:
+        return (
+            f"{seconds * 1e3:.2f} ms" if seconds < 0.01 else f"{seconds * 1e3:.1f} ms"
+        )
+    return f"{seconds:.2f} s"
+
+
+def dgemm_gflops(n: int = 2000, reps: int = 3) -> float:
+    rng = np.random.default_rng(0)
+    a, b = rng.random((n, n)), rng.random((n, n))
+    t, _ = best_of(lambda: a @ b, reps)
+    return 2 * n**3 / t / 1e9
+
+
+def machine_lines(quick: bool) -> list[str]:
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = ", ".join(
+            f"{i.get('internal_api')} {i.get('architecture', '?')} ×{i.get('num_threads')}"
+            for i in threadpool_info()
+            if i.get("user_api") == "blas"
+        )
+    except ImportError:  # pragma: no cover
+        blas = "threadpoolctl not installed"
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    gf = dgemm_gflops(1000 if quick else 2000)
+    return [
+        (
+            f"Machine: {os.cpu_count()} cores, {platform.machine()}; BLAS (numpy, "
+            f"scipy): {blas}; DGEMM {gf:.0f} GFLOP/s (measured now); load average "
+            f"{load}."
+        ),
+        (
+            f"numpy {np.__version__}, scipy {scipy.__version__}, Python "
+            f"{platform.python_version()}."
+        ),
+    ]
+
+
+# ------------------------------------------------------------- yardsticks
+def assembled(n: int) -> sp.csr_array:
+    """−Δₕ (h = 1) assembled by scipy: kronsum is B⊕A-ordered, symmetric here."""
+    t = sp.diags_array(
+        [-np.ones(n - 1), 2 * np.ones(n), -np.ones(n - 1)], offsets=[-1, 0, 1]
+    ).tocsr()
+    return sp.csr_array(sp.kronsum(sp.kronsum(t, t, format="csr"), t, format="csr"))
+
+
+class EighGemm:
+    """Plain fast diagonalization: eigh of the 1-D factor, GEMMs along each axis."""
+
+    def __init__(self, n: int):
+        t = laplacian(n).factors[0].toarray()
+        w, self.V = np.linalg.eigh(t)
+        self.Vt = np.ascontiguousarray(self.V.T)
+        self.lam = (w[:, None, None] + w[None, :, None] + w[None, None, :]).reshape(-1)
+        self.n = n
+
+    @staticmethod
+    def _apply(M, x, n):
+        # three GEMMs, each rotating the next axis to the front: no copies
+        y = x.reshape(-1, n)
+        for _ in range(3):
+            y = (M @ y.T).reshape(-1, n)
+        return y.reshape(-1)
+
+    def solve(self, b):
+        y = self._apply(self.Vt, b, self.n)
+        y /= self.lam
+        return self._apply(self.V, y, self.n)
+
+
+class Dstn:
+    """The O(N log n) yardstick: DST-I in 3-D, divide, inverse DST-I."""
+
+    def __init__(self, n: int):
+        k = np.arange(1, n + 1)
+        w = 4 * np.sin(np.pi * k / (2 * (n + 1))) ** 2
+        self.lam = w[:, None, None] + w[None, :, None] + w[None, None, :]
+        self.n = n
+
+    def solve(self, b):
+        y = sfft.dstn(b.reshape((self.n,) * 3), type=1, norm="ortho")
+        y /= self.lam
+        return sfft.idstn(y, type=1, norm="ortho").reshape(-1)
+
+
+_SPSOLVE_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    import numpy as np
+    sys.path.insert(0, {root!r})
+    from benchmarks.poisson_cases import assembled
+    from scipy.sparse.linalg import spsolve
+    n = {n}
+    A = assembled(n).tocsc()
+    b = np.random.default_rng(0).standard_normal(n**3)
+    t = time.perf_counter()
+    x = spsolve(A, b)
+    t = time.perf_counter() - t
+    print(t, np.linalg.norm(A @ x - b) / np.linalg.norm(b))
+    """
+)
+
+
+def spsolve_in_subprocess(n: int, timeout: float) -> tuple[float | None, str]:
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = _SPSOLVE_SCRIPT.format(root=root, n=n)
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=True,
+        )
+    except subprocess.TimeoutExpired:
+        return None, f"stopped after {timeout:.0f} s"
+    except subprocess.CalledProcessError as exc:  # pragma: no cover
+        return None, f"failed: {exc.stderr.strip().splitlines()[-1]}"
+    t, res = (float(v) for v in out.stdout.split())
+    return t, f"rel. residual {res:.1e}"
+
+
+# ----------------------------------------------------------------- the table
+def _cg(A, b, maxiter=5000):
+    count = [0]
+
+    def cb(_):
+        count[0] += 1
+
+    t0 = time.perf_counter()
+    x, info = cg(A, b, rtol=RTOL, maxiter=maxiter, callback=cb)
+    return x, time.perf_counter() - t0, count[0], info
+
+
+def _one_size(n: int, quick: bool) -> tuple[list[str], str]:
+    """The table for one n, and its line of the targets table."""
+    reps = 2 if quick else 7
+    N = n**3
+    b = np.random.default_rng(n).standard_normal(N)
+    nb = np.linalg.norm(b)
+    rows: list[tuple[str, float | None, str, str, str]] = []
+
+    # kronop direct solve: cold (setup included), then warm
+    t0 = time.perf_counter()
+    L = laplacian((n, n, n))
+    x = L.solve(b)
+    cold = time.perf_counter() - t0
+
+    def resid(x):
+        return f"{np.linalg.norm(L @ x - b) / nb:.1e}"
+
+    t_kron, _ = best_of(lambda: L.solve(b), reps)
+    note = f"cold first call incl. setup {fmt(cold)}"
+    rows.append(("kronop `laplacian(...).solve`", t_kron, "—", resid(x), note))
+
+    t0 = time.perf_counter()
+    eg = EighGemm(n)
+    note = f"eigh of the 1-D factor {fmt(time.perf_counter() - t0)} (not included)"
+    t_eg, _ = best_of(lambda: eg.solve(b), reps)
+    rows.append(("eigh + GEMM yardstick", t_eg, "—", resid(eg.solve(b)), note))
+
+    ds = Dstn(n)
+    t_ds, _ = best_of(lambda: ds.solve(b), reps)
+    rows.append(("`scipy.fft.dstn` yardstick", t_ds, "—", resid(ds.solve(b)), ""))
+
+    # one matvec each way
+    t0 = time.perf_counter()
+    A = assembled(n)
+    note = f"assembly {fmt(time.perf_counter() - t0)}, {A.nnz / 1e6:.1f}M nonzeros"
+    mreps = 5 if quick else 30
+    t_mv_csr, _ = best_of(lambda: A @ b, mreps)
+    t_mv_ks, _ = best_of(lambda: L @ b, mreps)
+    rows.append(("matvec: CSR (assembled)", t_mv_csr, "—", "—", note))
+    rows.append(("matvec: kronop `KronSum`", t_mv_ks, "—", "—", "slicing stencil"))
+
+    t_amg = t_cg_csr = t_cg_k = None
+    if not quick:
+        try:
+            import pyamg
+        except ImportError:
+            rows.append(("pyamg smoothed aggregation", None, "—", "—", "not installed"))
+        else:
+            res: list[float] = []
+            t0 = time.perf_counter()
+            ml = pyamg.smoothed_aggregation_solver(A)
+            xa = ml.solve(b, tol=RTOL, maxiter=500, residuals=res)
+            t_amg = time.perf_counter() - t0
+            name = "pyamg smoothed aggregation (setup + solve)"
+            rows.append((name, t_amg, str(len(res) - 1), resid(xa), ""))
+        if n <= 64:
+            t_sp, note = spsolve_in_subprocess(n, SPSOLVE_TIMEOUT)
+            rows.append(("`spsolve` on CSR", t_sp, "—", "—", note))
+        else:
+            note = "not attempted (did not finish n = 64 in 120 s)"
+            rows.append(("`spsolve` on CSR", None, "—", "—", note))
+        xc, t_cg_csr, it, info = _cg(A, b)
+        note = "" if info == 0 else "not converged"
+        rows.append(("`cg` on CSR", t_cg_csr, str(it), resid(xc), note))
+        xk, t_cg_k, it, info = _cg(L, b)
+        note = "" if info == 0 else "not converged"
+        rows.append(("`cg` on kronop `KronSum`", t_cg_k, str(it), resid(xk), note))
+
+    lines = [
+        f"### n = {n} (N = {N:,})",
+        "",
+        "| method | time | iterations | rel. residual | × kronop direct | note |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for name, t, its, res, note in rows:
+        matvec = name.startswith("matvec")
+        ratio = "—" if t is None or matvec else f"{t / t_kron:.2f}"
+        lines.append(f"| {name} | {fmt(t)} | {its} | {res} | {ratio} | {note} |")
+    lines.append("")
+    amg = f"{t_amg / t_kron:.0f}× (≥ 100×)" if t_amg else "—"
+    cgr = f"{t_cg_csr / t_cg_k:.2f}× (≥ 1)" if t_cg_k else "—"
+    target = (
+        f"| {n} | {t_kron / min(t_eg, t_ds):.2f} (≤ 1.2) | {amg} | "
+        f"{t_mv_csr / t_mv_ks:.2f}× (≥ 1) | {cgr} |"
+    )
+    return lines, target
+
+
+def run_poisson(ns=(64, 128), quick: bool = False) -> list[str]:
+    """Markdown lines: the Poisson table for each n and the targets with ratios.
+
+    Parameters
+    ----------
+    ns : sequence of int
+        Grid points per axis.
+    quick : bool
+        Fewer repetitions, no pyamg / spsolve / cg (for smoke runs).
+
+    Returns
+    -------
+    list of str
+    """
+    lines = ["## 3-D Poisson, Dirichlet, −Δₕu = f on n³ points", ""]
+    lines += machine_lines(quick)
+    lines.append("")
+    targets = []
+    for n in ns:
+        body, target = _one_size(n, quick)
+        lines += body
+        targets.append(target)
+    lines += [
+        "### Targets (issue 4)",
+        "",
+        (
+            "| n | kronop direct / faster yardstick | pyamg / kronop direct | "
+            "CSR matvec / KronSum matvec | cg on CSR / cg on KronSum |"
+        ),
+        "|---:|---:|---:|---:|---:|",
+        *targets,
+        "",
+    ]
+    return lines
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, nargs="+", default=[64, 128])
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args(argv)
+    print("\n".join(run_poisson(tuple(args.n), quick=args.quick)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

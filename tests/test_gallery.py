@@ -1,0 +1,233 @@
+"""laplacian(): exact against LaplacianNd, analytic eigenpairs, fast transforms, singular bcs."""
+
+import math
+import warnings
+from functools import reduce
+
+import numpy as np
+import pytest
+import scipy.linalg as sla
+import scipy.sparse as sp
+from scipy.linalg import LinAlgWarning
+from scipy.sparse.linalg import LaplacianNd
+
+from kronop import gallery
+from kronop.gallery import StencilSpectrum, laplacian
+from kronop.kronsum import KronSum
+
+from .contract import eps, random_array
+from .linalg_contract import rel
+
+BCS = ("dirichlet", "neumann", "periodic")
+SHAPES = [(1,), (2,), (7,), (1, 3), (4, 3), (2, 2, 1), (3, 4, 5), (2, 3, 2, 3)]
+
+
+@pytest.fixture
+def all_transforms(monkeypatch):
+    """Apply every analytic eigenbasis by its fast transform, whatever the size."""
+    for key in gallery.FAST_TRANSFORM_MIN_SIZE:
+        monkeypatch.setitem(gallery.FAST_TRANSFORM_MIN_SIZE, key, 1)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("bc", BCS)
+def test_equals_negative_laplaciannd(bc, shape):
+    L = laplacian(shape, bc=bc)
+    assert isinstance(L, KronSum)
+    ref = -LaplacianNd(shape, boundary_conditions=bc).toarray()
+    np.testing.assert_array_equal(L.toarray(), ref)
+    x = np.random.default_rng(0).standard_normal(L.shape[0])
+    np.testing.assert_allclose(L @ x, ref @ x, rtol=1e-14, atol=1e-14)
+    assert all(sp.issparse(f) and f.format == "csr" for f in L.factors)
+    assert L.shape == ref.shape
+    assert all(type(s) is int for s in L.shape)
+
+
+def test_per_axis_bc_and_spacing():
+    shape, bcs, hs = (4, 3, 5), ("dirichlet", "periodic", "neumann"), (0.5, 2.0, 0.1)
+    L = laplacian(shape, bc=bcs, spacing=hs)
+    ones = [
+        -LaplacianNd((n,), boundary_conditions=b).toarray() / h**2
+        for n, b, h in zip(shape, bcs, hs, strict=True)
+    ]
+    ref = 0
+    for j, a in enumerate(ones):
+        mats = [np.eye(n) for n in shape]
+        mats[j] = a
+        ref = ref + reduce(np.kron, mats)
+    np.testing.assert_allclose(L.toarray(), ref, rtol=4 * np.finfo(float).eps, atol=0)
+    L1 = laplacian(5, spacing=0.25)
+    assert L1.shape == (5, 5)
+    np.testing.assert_allclose(
+        L1.toarray(), -LaplacianNd((5,), boundary_conditions="dirichlet").toarray() * 16
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64, np.complex128])
+def test_dtype(dtype):
+    L = laplacian((3, 4), dtype=dtype)
+    assert L.dtype == np.dtype(dtype)
+    x = np.ones(12, dtype=dtype)
+    assert (L @ x).dtype == np.dtype(dtype)
+    assert L.solve(x).dtype == np.dtype(dtype)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 8, 9, 16])
+@pytest.mark.parametrize("bc", BCS)
+def test_analytic_eigenpairs_exact_to_rounding(bc, n):
+    T = gallery.second_difference(n, bc).toarray()
+    spec = StencilSpectrum(bc, n, 1.0, np.float64)
+    w, V = spec.values, spec.vectors()
+    e = np.finfo(float).eps
+    np.testing.assert_allclose(np.sort(w), np.linalg.eigvalsh(T), rtol=0, atol=8 * e)
+    np.testing.assert_allclose(V.T @ V, np.eye(n), rtol=0, atol=4 * n * e)
+    np.testing.assert_allclose(T @ V, V * w, rtol=0, atol=8 * n * e)
+    if bc != "periodic" or n == 1:
+        assert np.all(np.diff(w) >= 0)
+    if bc in ("neumann", "periodic") and n > 1:
+        assert w[0] == 0.0  # the constant null vector, exactly
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 6, 9])
+@pytest.mark.parametrize("bc", BCS)
+@pytest.mark.parametrize("complex_", [False, True])
+def test_fast_transforms_apply_the_same_basis(bc, n, complex_):
+    rng = np.random.default_rng(n)
+    spec = StencilSpectrum(bc, n, 1.0, np.float64)
+    V = spec.vectors()
+    x = random_array(rng, (3, n, 4), np.complex128 if complex_ else np.float64)
+    want_f = np.einsum("ik,aib->akb", V, x)  # Vᵀ along axis 1
+    want_b = np.einsum("ik,akb->aib", V, x)  # V along axis 1
+    np.testing.assert_allclose(spec.forward(x, 1), want_f, atol=20 * n * 1e-16)
+    np.testing.assert_allclose(spec.backward(x, 1), want_b, atol=20 * n * 1e-16)
+    np.testing.assert_allclose(spec.backward(spec.forward(x, 1), 1), x, atol=1e-14)
+
+
+@pytest.mark.parametrize("bc", [*BCS, ("periodic", "dirichlet", "neumann")], ids=str)
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128, np.float32])
+def test_transform_and_gemm_solves_agree(bc, dtype, monkeypatch):
+    rng = np.random.default_rng(1)
+    shape, hs = (6, 5, 4), (0.5, 1.0, 2.0)
+    L_gemm = laplacian(shape, bc=bc, spacing=hs, dtype=dtype)
+    for key in gallery.FAST_TRANSFORM_MIN_SIZE:
+        monkeypatch.setitem(gallery.FAST_TRANSFORM_MIN_SIZE, key, 1)
+    L_fft = laplacian(shape, bc=bc, spacing=hs, dtype=dtype)
+    basis = L_fft._spectral()[0]
+    assert basis[0] is None
+    assert len(basis[2]) == 3
+    b = random_array(rng, (L_gemm.shape[0], 2), dtype)
+    b -= b.mean(axis=0)
+    dense = L_gemm.toarray().astype(np.complex128)
+    ref = sla.pinv(dense) @ b
+    tol = 50 * eps(dtype) * dense.shape[0] * np.linalg.cond(dense[1:, 1:])
+    for L in (L_gemm, L_fft):
+        x = L.solve(b)
+        assert x.dtype == np.dtype(dtype)
+        assert rel(x, ref) <= tol
+
+
+def test_mixed_transform_and_gemm_axes(monkeypatch):
+    monkeypatch.setitem(gallery.FAST_TRANSFORM_MIN_SIZE, "neumann", 1)
+    L = laplacian((5, 6, 4), bc=("dirichlet", "neumann", "periodic"))
+    fwd, _, transforms = L._spectral()[0]
+    assert [j for j, _ in transforms] == [1]
+    assert fwd is not None
+    b = np.random.default_rng(2).standard_normal(L.shape[0])
+    np.testing.assert_allclose(L @ L.solve(b), b, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "bc", ["neumann", "periodic", ("neumann", "periodic")], ids=str
+)
+@pytest.mark.usefixtures("all_transforms")
+def test_singular_laplacian_zero_mean_solution(bc):
+    rng = np.random.default_rng(3)
+    L = laplacian((6, 5), bc=bc, spacing=(1.0, 0.5))
+    L_gemm = laplacian((6, 5), bc=bc, spacing=(1.0, 0.5))
+    dense = L.toarray()
+    f = rng.standard_normal(30)
+    b = f - f.mean()  # compatible: zero sum
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LinAlgWarning)
+        x = L.solve(b)
+    assert abs(x.mean()) <= 1e-14 * np.abs(x).max()
+    np.testing.assert_allclose(dense @ x, b, atol=1e-12)
+    np.testing.assert_allclose(x, sla.pinv(dense) @ b, atol=1e-12)
+    with pytest.warns(LinAlgWarning, match="does not sum to zero"):
+        y = L.solve(f)
+    np.testing.assert_allclose(y, sla.pinv(dense) @ f, atol=1e-12)
+    assert L.slogdet() == (0.0, -np.inf)
+    assert L.logdet() == -np.inf
+    with pytest.raises(np.linalg.LinAlgError, match="singular"):
+        L.inv()
+    np.testing.assert_allclose(L.pinv() @ b, x, atol=1e-13)
+    np.testing.assert_allclose(L_gemm.lstsq(f), y, atol=1e-12)
+
+
+def test_one_dirichlet_axis_makes_it_definite():
+    L = laplacian((5, 4), bc=("neumann", "dirichlet"))
+    b = np.ones(20)  # not zero-mean: fine, the operator is nonsingular
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LinAlgWarning)
+        x = L.solve(b)
+    np.testing.assert_allclose(L @ x, b, atol=1e-12)
+    assert L.eigvals(1, "SA")[0] > 0
+
+
+def test_eigvals_match_laplaciannd():
+    shape = (7, 6, 5)
+    for bc in BCS:
+        L = laplacian(shape, bc=bc)
+        ref = np.sort(-LaplacianNd(shape, boundary_conditions=bc).eigenvalues())
+        np.testing.assert_allclose(np.sort(L.eigvals()), ref, atol=1e-13)
+        np.testing.assert_allclose(L.eigvals(5, "SA"), ref[:5], atol=1e-13)
+        np.testing.assert_allclose(L.eigvals(5, "LA"), ref[::-1][:5], atol=1e-13)
+
+
+def test_logdet_and_spectrum_without_eigh(monkeypatch):
+    import kronop._factor as fct
+
+    def boom(*args, **kwargs):
+        raise AssertionError("called a dense eigensolver")
+
+    monkeypatch.setattr(fct, "eigh", boom)
+    monkeypatch.setattr(fct, "eig", boom)
+    L = laplacian((30, 20, 10), spacing=(0.1, 0.2, 0.3))
+    n = (30, 20, 10)
+    h2 = (0.01, 0.04, 0.09)
+    # log det = Σ log(λᵢ+μⱼ+νₖ) with the closed-form 1-D eigenvalues
+    lam = [
+        4 * np.sin(np.pi * np.arange(1, m + 1) / (2 * (m + 1))) ** 2 / h
+        for m, h in zip(n, h2, strict=True)
+    ]
+    ref = np.sum(np.log(reduce(np.add.outer, lam)))
+    assert L.logdet() == pytest.approx(ref, rel=1e-13)
+    b = np.ones(L.shape[0])
+    assert np.linalg.norm(L @ L.solve(b) - b) <= 1e-10 * math.sqrt(L.shape[0])
+
+
+def test_structure_keeps_analytic_spectra():
+    L = laplacian((4, 5), bc=("periodic", "dirichlet"))
+    for T in (L.T, L.H, 3 * L, L.shift(2.0), L.conj()):
+        assert all(s is not None for s in T._spectra)
+    Z = (2 + 1j) * L  # normal, not Hermitian: still diagonalized analytically
+    assert not Z._hermitian()
+    b = np.random.default_rng(4).standard_normal(20) + 0j
+    b -= b.mean()
+    x = Z.solve(b)
+    np.testing.assert_allclose(Z @ x, b, atol=1e-12)
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="bc must be"):
+        laplacian((3, 3), bc="robin")
+    with pytest.raises(ValueError, match="one entry per axis"):
+        laplacian((3, 3), bc=("dirichlet",))
+    with pytest.raises(ValueError, match="spacing"):
+        laplacian((3, 3), spacing=0.0)
+    with pytest.raises(ValueError, match="one entry per axis"):
+        laplacian((3, 3), spacing=(1.0, 2.0, 3.0))
+    with pytest.raises(ValueError, match="positive size"):
+        laplacian((3, 0))
+    with pytest.raises(TypeError, match="dtype"):
+        laplacian((3, 3), dtype=np.int64)
