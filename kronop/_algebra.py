@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ScalarAlgebra", "is_scalar"]
+__all__ = ["ScalarAlgebra", "StackedMatvec", "is_scalar", "restore_state"]
 
 
 def is_scalar(x: Any) -> bool:
@@ -65,3 +65,36 @@ class ScalarAlgebra:
         if is_scalar(x):
             return self._scaled(x)
         return super().dot(x)
+
+
+class StackedMatvec:
+    """``_matvec`` through ``_matmat``, for every input form scipy passes.
+
+    scipy ≤ 1.17 hands ``_matvec`` 1-D vectors and ``(N, 1)`` columns; 1.18 also
+    stacks of vectors ``(..., N)``. All become one ``_matmat`` on an ``(N, B)``
+    block (research/conventions.md §1.5), so subclasses implement ``_matmat`` only.
+    """
+
+    def _matvec(self, x):
+        N = self.shape[1]
+        x = np.asarray(x)
+        if x.ndim == 2 and x.shape == (N, 1):  # scipy <= 1.17 column vector
+            return self._matmat(x)
+        if x.ndim == 0 or x.shape[-1] != N:
+            raise ValueError(
+                f"dimension mismatch: operator has shape {self.shape}, got a vector "
+                f"of shape {x.shape}"
+            )
+        lead = x.shape[:-1]
+        return self._matmat(x.reshape(-1, N).T).T.reshape(*lead, self.shape[0])
+
+
+def restore_state(obj, state: dict) -> None:
+    """``__setstate__`` body: scipy 1.18's own restore (array namespace) or 1.17's."""
+    from scipy.sparse.linalg import LinearOperator
+
+    parent = getattr(LinearOperator, "__setstate__", None)
+    if parent is not None:
+        parent(obj, state)
+    else:
+        obj.__dict__.update(state)

@@ -597,11 +597,9 @@ class FactorSolve(LinearOperator):
         return state
 
     def __setstate__(self, state: dict) -> None:
-        parent = getattr(super(), "__setstate__", None)
-        if parent is not None:
-            parent(state)
-        else:
-            self.__dict__.update(state)
+        from ._algebra import restore_state
+
+        restore_state(self, state)
 
 
 class _AdjointSolve(LinearOperator):

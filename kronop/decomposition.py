@@ -22,7 +22,7 @@ from numpy.typing import ArrayLike
 from scipy.linalg import LinAlgWarning
 from scipy.sparse.linalg import LinearOperator
 
-from ._algebra import ScalarAlgebra
+from ._algebra import ScalarAlgebra, StackedMatvec
 
 __all__ = ["KronEigen", "KronEigenvalues", "KronSVD", "SpectralOperator"]
 
@@ -214,7 +214,7 @@ def _k_best_sums(vals: list[np.ndarray], k: int, largest: bool) -> list[tuple]:
     return out
 
 
-class SpectralOperator(ScalarAlgebra, LinearOperator):
+class SpectralOperator(ScalarAlgebra, StackedMatvec, LinearOperator):
     r"""f(A) as a lazy operator, from an eigendecomposition A = V diag(w) V⁻¹.
 
     Applies ``V @ (f(w) * (V⁻¹ @ x))``: two Kronecker products and one length-N
@@ -269,14 +269,6 @@ class SpectralOperator(ScalarAlgebra, LinearOperator):
             Y = Y.real
         M = self.shape[0]
         return np.moveaxis(Y.reshape(M, -1, K), 0, 1).reshape(*lead, M, K)
-
-    def _matvec(self, x):
-        N = self.shape[1]
-        x = np.asarray(x)
-        if x.ndim == 2 and x.shape == (N, 1):  # scipy <= 1.17 column vector
-            return self._matmat(x)
-        lead = x.shape[:-1]
-        return self._matmat(x.reshape(-1, N).T).T.reshape(*lead, self.shape[0])
 
     def _adjoint(self):
         return SpectralOperator(

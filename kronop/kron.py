@@ -14,14 +14,14 @@ from scipy.sparse.linalg import LinearOperator, aslinearoperator
 
 from . import _engine
 from . import _factor as fct
-from ._algebra import ScalarAlgebra, is_scalar
+from ._algebra import ScalarAlgebra, StackedMatvec, is_scalar, restore_state
 from ._factor import DENSE, IDENTITY, LINOP, SPARSE, Factor, as_factor
 from .decomposition import KronEigen, KronEigenvalues, KronSVD, SpectralOperator
 
 __all__ = ["KronOperator", "kron"]
 
 
-class KronOperator(ScalarAlgebra, LinearOperator):
+class KronOperator(ScalarAlgebra, StackedMatvec, LinearOperator):
     r"""Lazy Kronecker product A₁ ⊗ A₂ ⊗ … ⊗ A_d.
 
     A ``scipy.sparse.linalg.LinearOperator`` that never forms the product: it
@@ -154,11 +154,7 @@ class KronOperator(ScalarAlgebra, LinearOperator):
         return state
 
     def __setstate__(self, state: dict) -> None:
-        parent = getattr(super(), "__setstate__", None)
-        if parent is not None:
-            parent(state)
-        else:
-            self.__dict__.update(state)
+        restore_state(self, state)
         self._workspace = _engine.Workspace()
         self._split_workspace = _engine.Workspace()
 
@@ -240,20 +236,6 @@ class KronOperator(ScalarAlgebra, LinearOperator):
         N, K = X.shape[-2:]
         y = self._apply3(X.reshape(math.prod(lead), N, K))
         return y.reshape(*lead, self.shape[0], K)
-
-    def _matvec(self, x):
-        N, M = self.shape[1], self.shape[0]
-        x = np.asarray(x)
-        if x.ndim == 2 and x.shape == (N, 1):  # scipy <= 1.17 column vector
-            return self._matmat(x)
-        if x.shape[-1] != N:
-            raise ValueError(
-                f"dimension mismatch: operator has shape {self.shape}, got a vector "
-                f"of shape {x.shape}"
-            )
-        lead = x.shape[:-1]
-        y = self._apply3(x.reshape(-1, N).T[None])  # (1, N, B), Fortran-ordered
-        return y[0].T.reshape(*lead, M)
 
     def _rmatvec(self, x):
         return self.H._matvec(x)

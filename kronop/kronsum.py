@@ -24,7 +24,7 @@ from scipy.sparse.linalg import LinearOperator, aslinearoperator
 
 from . import _engine
 from . import _factor as fct
-from ._algebra import ScalarAlgebra, is_scalar
+from ._algebra import ScalarAlgebra, StackedMatvec, is_scalar, restore_state
 from ._factor import DENSE, IDENTITY, LINOP, SPARSE, Factor, as_factor, describe_shape
 from .decomposition import KronEigen, KronEigenvalues
 from .kron import KronOperator
@@ -247,7 +247,7 @@ class _SolveOperator(LinearOperator):
         return self.matmat(np.eye(self.shape[1], dtype=self.dtype))
 
 
-class KronSum(ScalarAlgebra, LinearOperator):
+class KronSum(ScalarAlgebra, StackedMatvec, LinearOperator):
     r"""Lazy Kronecker sum A₁ ⊕ A₂ ⊕ … ⊕ A_d = Σⱼ I ⊗ … ⊗ Aⱼ ⊗ … ⊗ I.
 
     A ``scipy.sparse.linalg.LinearOperator`` that never forms the sum: a product is
@@ -452,11 +452,7 @@ class KronSum(ScalarAlgebra, LinearOperator):
         return state
 
     def __setstate__(self, state: dict) -> None:
-        parent = getattr(super(), "__setstate__", None)
-        if parent is not None:
-            parent(state)
-        else:
-            self.__dict__.update(state)
+        restore_state(self, state)
         self._workspace = _engine.Workspace()
 
     def clear_workspace(self) -> None:
@@ -604,20 +600,6 @@ class KronSum(ScalarAlgebra, LinearOperator):
         K = X.shape[-1]
         y = self._apply3(X.reshape(math.prod(lead), N, K))
         return y.reshape(*lead, N, K)
-
-    def _matvec(self, x):
-        N = self.shape[1]
-        x = np.asarray(x)
-        if x.ndim == 2 and x.shape == (N, 1):  # scipy <= 1.17 column vector
-            return self._matmat(x)
-        if x.shape[-1] != N:
-            raise ValueError(
-                f"dimension mismatch: operator has shape {self.shape}, got a vector "
-                f"of shape {x.shape}"
-            )
-        lead = x.shape[:-1]
-        y = self._apply3(x.reshape(-1, N)[:, :, None])
-        return y.reshape(*lead, N)
 
     def _rmatvec(self, x):
         return self.H._matvec(x)

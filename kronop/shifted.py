@@ -14,7 +14,7 @@ from numpy.typing import ArrayLike
 from scipy.sparse.linalg import LinearOperator
 
 from . import _factor as fct
-from ._algebra import ScalarAlgebra
+from ._algebra import ScalarAlgebra, StackedMatvec
 from .decomposition import KronEigen, KronEigenvalues
 
 __all__ = ["KronPlusDiagonal"]
@@ -62,7 +62,7 @@ def diagonal_kron_factors(op) -> list[np.ndarray] | None:
     return out
 
 
-class KronPlusDiagonal(ScalarAlgebra, LinearOperator):
+class KronPlusDiagonal(ScalarAlgebra, StackedMatvec, LinearOperator):
     r"""A = K + σ·D with K = ⊗Aⱼ and D = ⊗Dⱼ a Kronecker product of diagonals.
 
     ``D`` defaults to the identity (``K + σI``). Usually built as ``K + sigma * I``
@@ -172,14 +172,6 @@ class KronPlusDiagonal(ScalarAlgebra, LinearOperator):
             Y += Z
             return Y
         return Y + Z
-
-    def _matvec(self, x):
-        N = self.shape[1]
-        x = np.asarray(x)
-        if x.ndim == 2 and x.shape == (N, 1):  # scipy <= 1.17 column vector
-            return self._matmat(x)
-        lead = x.shape[:-1]
-        return self._matmat(x.reshape(-1, N).T).T.reshape(*lead, self.shape[0])
 
     def _adjoint(self):
         diags = None if self.diagonals is None else [np.conj(d) for d in self.diagonals]
