@@ -509,7 +509,7 @@ def run_chain(
             y = _apply(step, f, mat, cur, dest, scratch, dtype)
             holder = (
                 out_idx
-                if dest is not None and dest is not out and np.shares_memory(y, dest)
+                if dest is not None and dest is not out and np.may_share_memory(y, dest)
                 else None
             )
             cur = y
@@ -612,7 +612,7 @@ def run_split(
                 inner_workspace,
                 out=dest if direct else None,
             )
-            if not (direct and np.shares_memory(y, dest)):
+            if not (direct and np.may_share_memory(y, dest)):
                 # put the slice in natural order (in cache: cheap)
                 view = y.reshape(inner.sizes).transpose(perm)
                 np.copyto(dest.reshape(shape), view)
