@@ -57,6 +57,8 @@ class KronEigenvalues:
         self.combine = combine
         self.shift = shift
         self._full: np.ndarray | None = None
+        # the unshifted N-vector, shared by every shifted copy (built once)
+        self._store: dict = {}
 
     @property
     def dtype(self) -> np.dtype:
@@ -71,13 +73,22 @@ class KronEigenvalues:
         """``(N,)``."""
         return (len(self),)
 
-    def full(self) -> np.ndarray:
-        """The length-N vector (cached)."""
-        if self._full is None:
+    def base(self) -> np.ndarray:
+        """The unshifted length-N vector (built once, shared with shifted copies)."""
+        w = self._store.get("base")
+        if w is None:
             w = _combine(list(self.factors), self.combine)
+            w.setflags(write=False)
+            self._store["base"] = w
+        return w
+
+    def full(self) -> np.ndarray:
+        """The length-N vector, shift included (cached)."""
+        if self._full is None:
+            w = self.base()
             if self.shift != 0:
                 w = w + self.shift
-            w.setflags(write=False)
+                w.setflags(write=False)
             self._full = w
         return self._full
 
@@ -94,7 +105,9 @@ class KronEigenvalues:
 
     def shifted(self, sigma) -> KronEigenvalues:
         """The eigenvalues of the operator plus ``sigma·I``."""
-        return KronEigenvalues(list(self.factors), self.combine, self.shift + sigma)
+        out = KronEigenvalues(list(self.factors), self.combine, self.shift + sigma)
+        out._store = self._store
+        return out
 
     def slog_sum(self) -> tuple:
         """``(sign, Σ log|wᵢ|)`` with sign = ∏ wᵢ/|wᵢ| (0 if some wᵢ = 0).
@@ -106,21 +119,27 @@ class KronEigenvalues:
         real = all(np.isrealobj(f) for f in self.factors) and np.isrealobj(self.shift)
         if self.shift == 0 and self.combine == "product":
             N = len(self)
-            parts = [(np.asarray(f), N // len(f)) for f in self.factors]
+            parts = [(np.asarray(f), N // len(f), 0) for f in self.factors]
         else:
-            parts = [(self.full(), 1)]
+            # the shifted values in cache-sized chunks: no N-sized temporaries
+            base = self.base()
+            step = 1 << 16
+            parts = [
+                (base[i : i + step], 1, self.shift) for i in range(0, len(base), step)
+            ]
         logabs = 0.0
         negatives = 0
         phase = 0.0
-        for w, e in parts:
-            a = np.abs(w)
-            if np.any(a == 0):
+        for w, e, shift in parts:
+            v = w + shift if shift != 0 else w
+            a = np.abs(v)
+            if not np.all(a):
                 return 0.0, -np.inf
-            logabs += e * float(np.sum(np.log(a)))
+            logabs += e * float(np.sum(np.log(a, out=a)))
             if real:
-                negatives += e * int(np.count_nonzero(w < 0))
+                negatives += e * int(np.count_nonzero(v < 0))
             else:
-                phase += e * math.fsum(np.angle(w).tolist())
+                phase += e * float(np.sum(np.angle(v)))
         if real:
             return (-1.0 if negatives % 2 else 1.0), logabs
         phase = math.remainder(phase, 2 * math.pi)
@@ -420,19 +439,22 @@ class KronEigen:
         if b.shape[:1] != (N,) or b.ndim > 2:
             raise ValueError(f"b must have shape ({N},) or ({N}, k), got {b.shape}")
         self._check_cond("solve")
-        w = self._diag(shift)
-        if np.any(w == 0):
-            raise np.linalg.LinAlgError(
-                f"the operator{' plus shift' if shift != 0 else ''} is singular: "
-                "it has a zero eigenvalue"
-            )
+        w = self.values.full()
         real_out = self.real and np.isrealobj(shift) and not np.iscomplexobj(b)
-        y = self.inverse @ b  # a fresh array: divide in place
-        wd = w[:, None] if y.ndim == 2 else w
-        if np.result_type(y, wd) == y.dtype:
-            np.divide(y, wd, out=y)
-        else:
-            y = y / wd
+        y = self.inverse @ b  # a fresh array: divide it in place
+        if np.result_type(y, w, shift) != y.dtype:
+            y = y.astype(np.result_type(y, w, shift))
+        # in cache-sized chunks, so w + shift never needs an N-sized temporary
+        step = 1 << 16
+        for i in range(0, N, step):
+            wc = w[i : i + step] + shift if shift != 0 else w[i : i + step]
+            if not np.all(wc):
+                raise np.linalg.LinAlgError(
+                    f"the operator{' plus shift' if shift != 0 else ''} is "
+                    "singular: it has a zero eigenvalue"
+                )
+            yc = y[i : i + step]
+            np.divide(yc, wc[:, None] if y.ndim == 2 else wc, out=yc)
         x = self.vectors @ y
         return x.real if real_out and np.iscomplexobj(x) else x
 
