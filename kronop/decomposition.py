@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import numbers
 import warnings
 from collections.abc import Callable, Iterator
 from functools import reduce
@@ -164,8 +165,8 @@ class KronEigenvalues:
         rounding). Other cases partition the full vector.
         """
         N = len(self)
-        if not 1 <= k <= N:
-            raise ValueError(f"k must be between 1 and N={N}, got {k}")
+        if not isinstance(k, numbers.Integral) or not 1 <= k <= N:
+            raise ValueError(f"k must be an integer between 1 and N={N}, got {k!r}")
         if which not in ("LA", "SA", "LM", "SM"):
             raise ValueError(f"which must be 'LA', 'SA', 'LM' or 'SM', got {which!r}")
         real = all(np.isrealobj(f) for f in self.factors) and np.isrealobj(self.shift)

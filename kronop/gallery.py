@@ -228,6 +228,8 @@ class StencilSpectrum:
 
 
 def _per_axis(value, d: int, name: str) -> list:
+    if isinstance(value, np.ndarray):
+        value = value.tolist() if value.ndim else value.item()
     if isinstance(value, str) or not isinstance(value, Sequence):
         return [value] * d
     value = list(value)
@@ -332,6 +334,8 @@ def laplacian(shape, bc="dirichlet", spacing=1.0, dtype=np.float64):
 
     if isinstance(shape, numbers.Integral):
         shape = (int(shape),)
+    if any(not isinstance(s, numbers.Integral) for s in shape):
+        raise ValueError(f"shape entries must be integers, got {tuple(shape)}")
     shape = tuple(int(s) for s in shape)
     if not shape or any(s < 1 for s in shape):
         raise ValueError(f"shape needs at least one axis of positive size, got {shape}")

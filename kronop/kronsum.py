@@ -1035,11 +1035,17 @@ class KronSum(ScalarAlgebra, StackedMatvec, LinearOperator):
         return b
 
     def _null_tol(self, values: KronEigenvalues) -> float:
-        """|λ| at or below which an eigenvalue of the sum counts as zero."""
+        """|λ| at or below which an eigenvalue of the sum counts as zero.
+
+        Each factor eigenvalue carries an error of about ε‖Aⱼ‖ (backward-stable
+        eigh, or the analytic formula), so a sum is zero to working precision
+        below a small multiple of ε·Σ‖Aⱼ‖. A factor of n here (an earlier version)
+        flagged float32 Dirichlet Laplacians from n = 200 on as singular.
+        """
         scale = sum(float(np.max(np.abs(w))) for w in values.factors)
         scale += abs(values.shift)
         dtype = _float_dtype(*values.factors)
-        return 4 * max(self._ns) * _eps(dtype) * scale
+        return 10 * len(values.factors) * _eps(dtype) * scale
 
     def _spectral(self):
         """Cached ``(basis, inv_w, null)`` for the spectral solve of the sum.
@@ -1243,6 +1249,10 @@ class KronSum(ScalarAlgebra, StackedMatvec, LinearOperator):
 
     def _spectral_solve(self, b, basis, inv_w, null, warn: bool) -> np.ndarray:
         y = self._forward(basis, b)
+        if np.may_share_memory(y, b):
+            # an identity eigenbasis (diagonal or 1×1 factors) hands b back:
+            # scale a copy, never the caller's array
+            y = y.copy()
         if null.size and warn:
             self._check_compatible(y, b, null)
         scale = inv_w[:, None] if y.ndim == 2 else inv_w

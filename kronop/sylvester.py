@@ -41,8 +41,8 @@ def solve_sylvester(A: Any, B: Any, C: ArrayLike, method: str = "auto") -> np.nd
 
     Parameters
     ----------
-    A : (m, m) array_like, sparse matrix or LinearOperator
-    B : (n, n) array_like, sparse matrix or LinearOperator
+    A : (m, m) array_like or sparse matrix
+    B : (n, n) array_like or sparse matrix
     C : (m, n) array_like
     method : {"auto", "eig", "schur"}
         As in :meth:`KronSum.solve`: diagonalize A and B (Hermitian or
@@ -128,6 +128,13 @@ def solve_lyapunov(A: Any, Q: ArrayLike, method: str = "auto") -> np.ndarray:
     >>> bool(np.allclose(A @ X + X @ A.T, Q))
     True
     """
+    from scipy.sparse.linalg import LinearOperator
+
+    if isinstance(A, LinearOperator):
+        raise TypeError(
+            "solve_lyapunov() needs the entries of A; pass an ndarray or sparse "
+            f"matrix, not a {type(A).__name__}"
+        )
     _square_shape(A, "A")
     At = _transpose(A)
     AH = At.conj() if hasattr(At, "conj") else np.conj(At)
@@ -145,7 +152,7 @@ def solve_tensor_sylvester(
     Parameters
     ----------
     factors : sequence of square matrices
-        A₁, …, A_d (ndarray, sparse or LinearOperator with a matrix behind it).
+        A₁, …, A_d (ndarrays or sparse matrices).
     C : array_like, shape (n₁, …, n_d)
     mass : sequence, optional
         Mass matrices M₁, …, M_d for Σⱼ X ×₁ M₁ ⋯ ×ⱼ Aⱼ ⋯ ×_d M_d = C (the

@@ -231,3 +231,19 @@ def test_errors():
         laplacian((3, 0))
     with pytest.raises(TypeError, match="dtype"):
         laplacian((3, 3), dtype=np.int64)
+
+
+def test_laplacian_input_validation_from_review():
+    from scipy.sparse.linalg import aslinearoperator
+
+    from kronop import laplacian, solve_lyapunov
+
+    L = laplacian((3, 4), spacing=np.array([1.0, 2.0]))
+    ref = laplacian((3, 4), spacing=(1.0, 2.0))
+    np.testing.assert_array_equal(L.toarray(), ref.toarray())
+    with pytest.raises(ValueError, match="integers"):
+        laplacian((3.5, 3))
+    with pytest.raises(ValueError, match="integer between 1 and N"):
+        L.eigvals(2.5)
+    with pytest.raises(TypeError, match="needs the entries of A"):
+        solve_lyapunov(aslinearoperator(np.eye(2)), np.eye(2))

@@ -523,3 +523,38 @@ def test_linear_operator_factor_products_only(rng):
     np.testing.assert_allclose(S @ x, kronsum_dense([A, A]) @ x, rtol=1e-13)
     with pytest.raises(TypeError, match="no matrix"):
         S.eigvals()
+
+
+# ------------------------------------------------------- regressions from review
+def test_solve_never_overwrites_rhs_with_diagonal_factors():
+    from kronop import KronSum, solve_sylvester
+
+    b = np.array([1.0, 2.0, 3.0, 4.0])
+    S = KronSum(np.diag([1.0, 2.0]), np.diag([3.0, 5.0]))
+    x = S.solve(b)
+    np.testing.assert_array_equal(b, [1.0, 2.0, 3.0, 4.0])
+    assert not np.shares_memory(x, b)
+    np.testing.assert_allclose(S @ x, b, rtol=1e-14)
+    one = KronSum(np.array([[2.0]]), np.array([[3.0]]))
+    b1 = np.array([5.0])
+    one.solve(b1)
+    assert b1[0] == 5.0
+    C = np.ones((2, 3))
+    X = solve_sylvester(np.diag([1.0, 2.0]), np.diag([3.0, 4.0, 5.0]), C)
+    np.testing.assert_array_equal(C, np.ones((2, 3)))
+    assert not np.shares_memory(X, C)
+
+
+def test_float32_dirichlet_laplacian_is_not_singular():
+    import warnings
+
+    from kronop import laplacian
+
+    n = 300
+    L = laplacian((n, n), dtype=np.float32)
+    b = np.ones(n * n, dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x = L.solve(b)
+    ref = laplacian((n, n)).solve(np.ones(n * n))
+    assert np.linalg.norm(x - ref) / np.linalg.norm(ref) < 1e-5
