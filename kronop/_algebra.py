@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ScalarAlgebra", "StackedMatvec", "is_scalar", "restore_state"]
+__all__ = ["ScalarAlgebra", "StackedMatvec", "check_rhs", "is_scalar", "restore_state"]
 
 
 def is_scalar(x: Any) -> bool:
@@ -62,8 +62,15 @@ class ScalarAlgebra:
         -------
         ndarray or LinearOperator
         """
+        from scipy.sparse.linalg import LinearOperator
+
         if is_scalar(x):
             return self._scaled(x)
+        if isinstance(x, LinearOperator) and x.shape[0] != self.shape[1]:
+            raise ValueError(
+                f"cannot compose operators of shapes {self.shape} and {x.shape}: "
+                f"the right operand needs {self.shape[1]} rows, it has {x.shape[0]}"
+            )
         return super().dot(x)
 
 
@@ -98,3 +105,17 @@ def restore_state(obj, state: dict) -> None:
         parent(obj, state)
     else:
         obj.__dict__.update(state)
+
+
+def check_rhs(b, n: int) -> np.ndarray:
+    """A right-hand side of shape (n,) or (n, k) as an ndarray, or ``ValueError``."""
+    import scipy.sparse as sp
+
+    if sp.issparse(b):
+        b = b.toarray()
+    b = np.asarray(b)
+    if b.ndim not in (1, 2) or b.shape[0] != n:
+        raise ValueError(
+            f"right-hand side must have shape ({n},) or ({n}, k), got {b.shape}"
+        )
+    return b

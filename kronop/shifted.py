@@ -14,7 +14,7 @@ from numpy.typing import ArrayLike
 from scipy.sparse.linalg import LinearOperator
 
 from . import _factor as fct
-from ._algebra import ScalarAlgebra, StackedMatvec
+from ._algebra import ScalarAlgebra, StackedMatvec, check_rhs
 from .decomposition import KronEigen, KronEigenvalues
 
 __all__ = ["KronPlusDiagonal"]
@@ -239,7 +239,7 @@ class KronPlusDiagonal(ScalarAlgebra, StackedMatvec, LinearOperator):
 
     def solve(self, b: ArrayLike) -> np.ndarray:
         """Solve ``(K + σD) x = b`` for b of shape (N,) or (N, k)."""
-        b = self.kron._check_rhs(b, self.shape[0])
+        b = check_rhs(b, self.shape[0])
         return self.decomposition().solve(b)
 
     def logdet(self):
