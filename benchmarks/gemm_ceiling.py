@@ -34,15 +34,27 @@ def main() -> None:
     print(f"DGEMM 2000×2000: {peak:.1f} GFLOP/s")
     print("| factor n | tensor N | GEMM (n×n)·(n×N/n) GF/s | % of DGEMM |")
     print("|---:|---:|---:|---:|")
-    for n, N in ((1000, 10**6), (200, 8 * 10**6), (100, 10**6), (64, 64**4), (30, 30**4)):
+    for n, N in (
+        (1000, 10**6),
+        (200, 8 * 10**6),
+        (100, 10**6),
+        (64, 64**4),
+        (30, 30**4),
+    ):
         F = rng.random((n, n))
         X = rng.random(N)
         out = np.empty(N)
         L = N // n
-        t1 = best(lambda F=F, X=X, out=out, L=L, n=n: np.matmul(
-            F, X.reshape(L, n).T, out=out.reshape(n, L)))
-        t2 = best(lambda F=F, X=X, out=out, L=L, n=n: np.matmul(
-            F, X.reshape(n, L), out=out.reshape(n, L)))
+        t1 = best(
+            lambda F=F, X=X, out=out, L=L, n=n: np.matmul(
+                F, X.reshape(L, n).T, out=out.reshape(n, L)
+            )
+        )
+        t2 = best(
+            lambda F=F, X=X, out=out, L=L, n=n: np.matmul(
+                F, X.reshape(n, L), out=out.reshape(n, L)
+            )
+        )
         gf = 2 * n * N / min(t1, t2) / 1e9
         print(f"| {n} | {N:.3g} | {gf:.1f} | {100 * gf / peak:.0f} |")
 
