@@ -14,7 +14,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ScalarAlgebra", "StackedMatvec", "check_rhs", "is_scalar", "restore_state"]
+__all__ = [
+    "ScalarAlgebra",
+    "StackedMatvec",
+    "check_block",
+    "check_rhs",
+    "is_scalar",
+    "restore_state",
+]
 
 
 def is_scalar(x: Any) -> bool:
@@ -119,3 +126,19 @@ def check_rhs(b, n: int) -> np.ndarray:
             f"right-hand side must have shape ({n},) or ({n}, k), got {b.shape}"
         )
     return b
+
+
+def check_block(op, X) -> np.ndarray:
+    """``_matmat`` input as an ndarray of shape (..., N, K), or ``ValueError``."""
+    import scipy.sparse as sp
+
+    if sp.issparse(X):
+        X = X.toarray()
+    X = np.asarray(X)
+    N = op.shape[1]
+    if X.ndim < 2 or X.shape[-2] != N:
+        raise ValueError(
+            f"dimension mismatch: operator has shape {op.shape}, so the input "
+            f"needs {N} rows, got an array of shape {X.shape}"
+        )
+    return X

@@ -14,7 +14,13 @@ from scipy.sparse.linalg import LinearOperator, aslinearoperator
 
 from . import _engine
 from . import _factor as fct
-from ._algebra import ScalarAlgebra, StackedMatvec, check_rhs, restore_state
+from ._algebra import (
+    ScalarAlgebra,
+    StackedMatvec,
+    check_block,
+    check_rhs,
+    restore_state,
+)
 from ._factor import DENSE, IDENTITY, LINOP, SPARSE, Factor, as_factor
 from .decomposition import KronEigen, KronEigenvalues, KronSVD, SpectralOperator
 
@@ -164,7 +170,7 @@ class KronOperator(ScalarAlgebra, StackedMatvec, LinearOperator):
         self._split_workspace.clear()
 
     def toarray(self) -> np.ndarray:
-        """The dense matrix ``numpy.kron(A₁, …, A_d)``: the only path that forms it.
+        """The dense matrix A₁⊗…⊗A_d (as numpy's ``kron``): the only path forming it.
 
         Returns
         -------
@@ -224,14 +230,7 @@ class KronOperator(ScalarAlgebra, StackedMatvec, LinearOperator):
         return tensor.transpose(perm).reshape(B, self.shape[0], K)
 
     def _matmat(self, X):
-        if sp.issparse(X):
-            X = X.toarray()
-        X = np.asarray(X)
-        if X.ndim < 2 or X.shape[-2] != self.shape[1]:
-            raise ValueError(
-                f"dimension mismatch: operator has shape {self.shape}, so the input "
-                f"needs {self.shape[1]} rows, got an array of shape {X.shape}"
-            )
+        X = check_block(self, X)
         lead = X.shape[:-2]
         N, K = X.shape[-2:]
         y = self._apply3(X.reshape(math.prod(lead), N, K))

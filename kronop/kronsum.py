@@ -24,7 +24,14 @@ from scipy.sparse.linalg import LinearOperator, aslinearoperator
 
 from . import _engine
 from . import _factor as fct
-from ._algebra import ScalarAlgebra, StackedMatvec, check_rhs, is_scalar, restore_state
+from ._algebra import (
+    ScalarAlgebra,
+    StackedMatvec,
+    check_block,
+    check_rhs,
+    is_scalar,
+    restore_state,
+)
 from ._factor import DENSE, IDENTITY, LINOP, SPARSE, Factor, as_factor, describe_shape
 from .decomposition import KronEigen, KronEigenvalues
 from .kron import KronOperator
@@ -204,15 +211,8 @@ class _SolveOperator(LinearOperator):
         return self.op.solve(X)
 
     def _matmat(self, X):
-        if sp.issparse(X):
-            X = X.toarray()
-        X = np.asarray(X)
+        X = check_block(self, X)
         N = self.shape[1]
-        if X.ndim < 2 or X.shape[-2] != N:
-            raise ValueError(
-                f"dimension mismatch: operator has shape {self.shape}, got an array "
-                f"of shape {X.shape}"
-            )
         if X.ndim == 2:
             return self._solve(X)
         lead = X.shape[:-2]
@@ -291,7 +291,7 @@ class KronSum(ScalarAlgebra, StackedMatvec, LinearOperator):
 
     Notes
     -----
-    **Order.** ``KronSum(A, B) == numpy.kron(A, I) + numpy.kron(I, B)``, the textbook
+    **Order.** ``KronSum(A, B)`` equals numpy's ``kron(A, I) + kron(I, B)``, the textbook
     A ⊕ B, in the row-major convention of ``numpy.kron``: with
     ``X = x.reshape(n₁, …, n_d)``,
 
@@ -587,15 +587,8 @@ class KronSum(ScalarAlgebra, StackedMatvec, LinearOperator):
         return Y.reshape(B, N, K)
 
     def _matmat(self, X):
-        if sp.issparse(X):
-            X = X.toarray()
-        X = np.asarray(X)
+        X = check_block(self, X)
         N = self.shape[1]
-        if X.ndim < 2 or X.shape[-2] != N:
-            raise ValueError(
-                f"dimension mismatch: operator has shape {self.shape}, so the input "
-                f"needs {N} rows, got an array of shape {X.shape}"
-            )
         lead = X.shape[:-2]
         K = X.shape[-1]
         y = self._apply3(X.reshape(math.prod(lead), N, K))
@@ -1777,7 +1770,7 @@ def kronsum(*factors: Any, mass=None) -> KronSum:
 
     Notes
     -----
-    ``kronsum(A, B) == numpy.kron(A, I) + numpy.kron(I, B)``; ``scipy.sparse.kronsum(A, B)``
+    ``kronsum(A, B)`` equals numpy's ``kron(A, I) + kron(I, B)``; ``scipy.sparse.kronsum(A, B)``
     is the reverse order, B ⊕ A.
 
     Examples
