@@ -6,12 +6,17 @@ A₁⊗…⊗A_d that multiplies through the vec identity and never forms the pr
 solved directly by fast diagonalization.
 """
 
-# scipy's identity operator is not exported by scipy.sparse.linalg (1.17, 1.18);
-# re-export it so ``K + sigma * IdentityOperator(K.shape)`` reads naturally.
-from scipy.sparse.linalg._interface import IdentityOperator
-
-from .decomposition import KronEigen, KronEigenvalues, KronSVD, SpectralOperator
+# Importing an operator module registers its rules for ``+`` and ``@``
+# (kronop._rules), so every module is imported here.
+from .decomposition import (
+    KronEigen,
+    KronEigenvalues,
+    KronSVD,
+    SolveOperator,
+    SpectralOperator,
+)
 from .gallery import laplacian
+from .identity import IdentityOperator
 from .kron import KronOperator, kron
 from .kronsum import KronSum, kronsum
 from .shifted import KronPlusDiagonal
@@ -26,6 +31,7 @@ __all__ = [
     "KronPlusDiagonal",
     "KronSVD",
     "KronSum",
+    "SolveOperator",
     "SpectralOperator",
     "kron",
     "kronsum",

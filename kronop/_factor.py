@@ -1,25 +1,54 @@
-"""Normalise what users pass as a factor into a :class:`Factor`.
+"""What a factor is: validated once, one class per kind.
 
-A factor is a 2-D ndarray, a scipy sparse matrix or array, or a
-``LinearOperator``. This module validates it once, records its shape, dtype and
-kind, and caches the forms the engine applies (a dtype-cast copy, CSR for
-sparse products). Everything downstream works with :class:`Factor` objects and
-never re-validates.
+A factor is a 2-D ndarray, a scipy sparse matrix or array, a ``LinearOperator``,
+or (inside kronop) a fast transform. :func:`as_factor` validates what the user
+passed and wraps it in one of the kinds below; everything downstream works with
+:class:`Factor` objects and never re-validates.
+
+=================  ==========================================================
+kind               applied by the engine as
+=================  ==========================================================
+:class:`DenseFactor`      GEMMs from either side, written into work buffers
+:class:`SparseFactor`     ``csr @ X`` (banded ones also as slicing stencils)
+:class:`OperatorFactor`   ``op.matmat(X)`` (opaque: no entries)
+:class:`IdentityFactor`   nothing (the axis is only reshaped around)
+:class:`TransformFactor`  ``scipy.fft`` along the axis (DST, DCT, real FFT)
+=================  ==========================================================
+
+The engine reads only the capability flags (``gemm``, ``is_identity``,
+``along_axis``, ``has_entries``, ``stored_sparse``) and :meth:`Factor.apply_left`;
+this module is the only one that knows the kinds. Per-factor decompositions are
+inherited from :class:`~kronop._factor_linalg.FactorLinalg`. A factor may carry a
+``spectrum`` (analytic eigenpairs, e.g. of a Laplacian's 1-D stencil) that its
+decompositions use instead of calling LAPACK.
 """
 
 from __future__ import annotations
 
+import math
 import numbers
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import LinearOperator
+from scipy.sparse.linalg import LinearOperator, aslinearoperator
+from scipy.sparse.linalg._interface import IdentityOperator
 
-__all__ = ["Factor", "as_factor", "describe_shape"]
+from ._factor_linalg import FactorLinalg
+from ._transforms import TRANSPOSE, apply_transform
 
-#: kinds of factor; "identity" is never applied, only reshaped around.
-DENSE, SPARSE, LINOP, IDENTITY = "dense", "sparse", "linop", "identity"
+__all__ = [
+    "DenseFactor",
+    "Factor",
+    "IdentityFactor",
+    "OperatorFactor",
+    "SparseFactor",
+    "TransformFactor",
+    "as_factor",
+    "describe_shape",
+    "factor_product",
+    "factor_sum",
+]
 
 
 def describe_shape(shape: tuple[int, ...]) -> str:
@@ -43,6 +72,421 @@ def _normalise_dtype(dtype: np.dtype, where: str) -> np.dtype:
     raise TypeError(f"{where} must have a numeric dtype, got dtype={dtype}")
 
 
+class Factor(FactorLinalg):
+    """One validated Kronecker factor (abstract: see the kinds below).
+
+    Attributes
+    ----------
+    user : object
+        What ``.factors`` shows: the ndarray (integers cast to float64), the
+        scipy sparse object, or the ``LinearOperator`` the user passed.
+    matrix : object
+        What the engine applies: an ndarray, a CSR array or a ``LinearOperator``.
+    shape : tuple of int
+    dtype : numpy.dtype
+    index : int
+        0-based position among the operator's factors, for messages.
+    spectrum : object or None
+        Analytic eigenpairs, when known (see :mod:`kronop.gallery`).
+    """
+
+    __slots__ = (
+        "_cast",
+        "_memo",
+        "dtype",
+        "index",
+        "matrix",
+        "shape",
+        "spectrum",
+        "user",
+    )
+
+    #: short name of the kind, for ``repr``
+    label: ClassVar[str] = "factor"
+    #: multiplied by GEMMs from either side, into a given output (dense only)
+    gemm: ClassVar[bool] = False
+    #: never applied: the axis is only reshaped around
+    is_identity: ClassVar[bool] = False
+    #: applied along an axis of an N-d view, any layout (fast transforms)
+    along_axis: ClassVar[bool] = False
+    #: its entries are known (not an opaque operator)
+    has_entries: ClassVar[bool] = True
+    #: stored as a scipy sparse matrix
+    stored_sparse: ClassVar[bool] = False
+
+    def __init__(
+        self, user: Any, matrix: Any, dtype, index: int = 0, spectrum=None
+    ) -> None:
+        self.user = user
+        self.matrix = matrix
+        self.dtype = np.dtype(dtype)
+        self.shape = (int(matrix.shape[0]), int(matrix.shape[1]))
+        self.index = int(index)
+        self.spectrum = spectrum
+        self._cast: dict[np.dtype, Any] = {}
+        self._memo: dict[str, Any] = {}
+
+    # ------------------------------------------------------------- identity
+    def reindexed(self, index: int) -> Factor:
+        """The same factor (sharing its caches) at another position."""
+        f = object.__new__(type(self))
+        for name in Factor.__slots__:
+            setattr(f, name, getattr(self, name))
+        f.index = int(index)
+        return f
+
+    def with_spectrum(self, spectrum) -> Factor:
+        """The same factor carrying analytic eigenpairs (fresh caches)."""
+        return type(self)._make(
+            self.user, self.matrix, self.dtype, self.index, spectrum
+        )
+
+    @classmethod
+    def _make(cls, user, matrix, dtype, index, spectrum=None) -> Factor:
+        return cls(user, matrix, dtype, index, spectrum)
+
+    def wrap(self, obj: Any) -> Factor:
+        """``obj`` (a matrix or operator derived from this factor) as a factor here."""
+        return as_factor(obj, self.index)
+
+    def __getstate__(self) -> dict:
+        # cached factorizations (SuperLU, closures) need not and cannot travel
+        state = {name: getattr(self, name) for name in Factor.__slots__}
+        state["_cast"] = {}
+        state["_memo"] = {}
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+
+    def describe_shape(self) -> str:
+        """``m×n``."""
+        return describe_shape(self.shape)
+
+    def describe(self) -> str:
+        """Short text for ``repr``: ``100×100 dense``, ``50×50 csr nnz=148``."""
+        return f"{self.describe_shape()} {self.label}"
+
+    # ------------------------------------------------------------------ costs
+    @property
+    def nnz(self) -> int:
+        """Stored entries (``m·n`` for dense and operator factors)."""
+        return self.shape[0] * self.shape[1]
+
+    @property
+    def cost(self) -> float:
+        """Flops per element of the input tensor when applied along its axis."""
+        return 2.0 * self.shape[0]
+
+    # ------------------------------------------------------------ application
+    def as_dtype(self, dtype: np.dtype) -> Any:
+        """The applied matrix in ``dtype`` (cached), so BLAS never casts per call."""
+        dtype = np.dtype(dtype)
+        if dtype == self.dtype:
+            return self.matrix
+        got = self._cast.get(dtype)
+        if got is None:
+            got = self.matrix.astype(dtype)
+            self._cast[dtype] = got
+        return got
+
+    def apply_left(self, mat: Any, X: np.ndarray) -> np.ndarray:
+        """``F @ X`` for a 2-D ``X`` of shape (n, R) (``mat`` from :meth:`as_dtype`)."""
+        return mat @ X
+
+    def toarray(self) -> np.ndarray:
+        """The factor as a dense ndarray (small: ``m×n``)."""
+        return np.asarray(self.matrix.toarray())
+
+    def stored_values(self) -> np.ndarray:
+        """The stored entries, for finiteness scans."""
+        return np.asarray(self.matrix)
+
+    # ---------------------------------------------------------------- algebra
+    def _derived(self, fn, spectrum) -> Factor:
+        """A factor from ``fn`` applied to the user form (transpose, conj, …)."""
+        user = fn(self.user)
+        return self._make(user, self._applied(user), self.dtype, self.index, spectrum)
+
+    def _applied(self, user) -> Any:
+        return user
+
+    def transpose(self) -> Factor:
+        """Aᵀ as a factor."""
+        spec = None if self.spectrum is None else self.spectrum.transposed()
+        return self._derived(lambda a: a.T, spec)
+
+    def adjoint(self) -> Factor:
+        """Aᴴ as a factor."""
+        spec = None if self.spectrum is None else self.spectrum.transposed()
+        spec = None if spec is None else spec.conj()
+        return self._derived(lambda a: a.conj().T, spec)
+
+    def conj(self) -> Factor:
+        """The elementwise conjugate Ā as a factor."""
+        if self.dtype.kind != "c":
+            return self
+        spec = None if self.spectrum is None else self.spectrum.conj()
+        return self._derived(lambda a: a.conj(), spec)
+
+    def scaled(self, alpha: numbers.Number, dtype=None) -> Factor:
+        """``alpha * A`` as a factor (NumPy's weak-scalar dtype rules).
+
+        With ``dtype`` the factor is first cast to it (so the scalar is not rounded
+        to a lower precision).
+        """
+        user = self.user if dtype is None else self.user.astype(dtype)
+        out = as_factor(alpha * user, self.index)
+        if self.spectrum is not None:
+            out = out.with_spectrum(self.spectrum.scaled(alpha))
+        return out
+
+
+class DenseFactor(Factor):
+    """A 2-D ndarray, applied by GEMMs."""
+
+    __slots__ = ()
+    label = "dense"
+    gemm = True
+
+    def toarray(self) -> np.ndarray:
+        """The factor itself."""
+        return self.matrix
+
+    def apply_left(self, mat, X):
+        """``F @ X`` by one GEMM."""
+        return np.matmul(mat, X)
+
+
+class SparseFactor(Factor):
+    """A scipy sparse matrix or array, applied in CSR form."""
+
+    __slots__ = ()
+    label = "sparse"
+    stored_sparse = True
+
+    @property
+    def nnz(self) -> int:
+        """Stored entries."""
+        return int(self.matrix.nnz)
+
+    @property
+    def cost(self) -> float:
+        """``2·nnz/n`` flops per input element (kept positive for the planner)."""
+        # a zero factor still touches memory; keep the planner's ratios finite
+        return max(2.0 * self.matrix.nnz / self.shape[1], 1e-3)
+
+    def _applied(self, user) -> Any:
+        return sp.csr_array(user)
+
+    def stored_values(self) -> np.ndarray:
+        """The stored entries (``data``)."""
+        return self.matrix.data
+
+    def describe(self) -> str:
+        """``50×50 csr nnz=148``."""
+        fmt = getattr(self.user, "format", "sparse")
+        return f"{self.describe_shape()} {fmt} nnz={self.matrix.nnz}"
+
+
+class IdentityFactor(SparseFactor):
+    """An identity factor: costs nothing, never applied."""
+
+    __slots__ = ()
+    label = "identity"
+    is_identity = True
+
+    @property
+    def nnz(self) -> int:
+        """n."""
+        return self.shape[0]
+
+    @property
+    def cost(self) -> float:
+        """Zero."""
+        return 0.0
+
+    def transpose(self) -> Factor:
+        """Itself."""
+        return self
+
+    def adjoint(self) -> Factor:
+        """Itself."""
+        return self
+
+    def conj(self) -> Factor:
+        """Itself."""
+        return self
+
+    def scaled(self, alpha, dtype=None) -> Factor:
+        """``alpha·I`` as a (diagonal, sparse) factor."""
+        eye = self.matrix if dtype is None else self.matrix.astype(dtype)
+        return as_factor(alpha * eye, self.index)
+
+    def describe(self) -> str:
+        """``3×3 identity``."""
+        return f"{self.describe_shape()} identity"
+
+
+class OperatorFactor(Factor):
+    """Any ``LinearOperator``: applied through ``matmat``; its entries are unknown."""
+
+    __slots__ = ()
+    has_entries = False
+
+    def as_dtype(self, dtype):
+        """The operator itself (it casts as it likes)."""
+        return self.matrix
+
+    def apply_left(self, mat, X):
+        """``op.matmat(X)``."""
+        return mat.matmat(X)
+
+    def toarray(self) -> np.ndarray:
+        """The operator applied to the identity (an explicit, small request)."""
+        return np.asarray(self.matrix.matmat(np.eye(self.shape[1], dtype=self.dtype)))
+
+    def transpose(self) -> Factor:
+        """Aᵀ (the operator's own ``.T``)."""
+        return self._derived(lambda a: a.T, None)
+
+    def adjoint(self) -> Factor:
+        """Aᴴ (the operator's own ``.H``)."""
+        return self._derived(lambda a: a.H, None)
+
+    def conj(self) -> Factor:
+        """Ā = (Aᴴ)ᵀ."""
+        if self.dtype.kind != "c":
+            return self
+        return self._derived(lambda a: a.H.T, None)
+
+    def scaled(self, alpha, dtype=None) -> Factor:
+        """``alpha * op`` with the dtype NumPy's weak-scalar rule gives."""
+        scaled = alpha * self.user
+        # scipy 1.17 declares float64 for float32 × Python float; NumPy's
+        # weak-scalar rule (what the product computes) keeps float32
+        scaled.dtype = np.result_type(self.dtype if dtype is None else dtype, alpha)
+        return as_factor(scaled, self.index)
+
+    def describe(self) -> str:
+        """``3×3 MatrixLinearOperator``."""
+        return f"{self.describe_shape()} {type(self.user).__name__}"
+
+
+class TransformFactor(Factor):
+    """A fast orthonormal transform (times a scalar), applied along its axis.
+
+    ``name`` is one of :data:`kronop._transforms.TRANSPOSE`'s keys. The user form is
+    a ``LinearOperator`` applying the same transform.
+    """
+
+    __slots__ = ()
+    label = "transform"
+    along_axis = True
+
+    def __init__(self, user, matrix, dtype, index=0, spectrum=None) -> None:
+        super().__init__(user, matrix, dtype, index, spectrum)
+
+    @classmethod
+    def of(cls, name: str, n: int, dtype, index: int = 0, scale=1.0):
+        """The transform ``name`` on axes of length n, times ``scale``."""
+        op = _TransformOperator(name, n, dtype, scale)
+        return cls(op, op, op.dtype, index)
+
+    @property
+    def cost(self) -> float:
+        """About 5·log₂ n flops per element (an FFT-based transform)."""
+        return 5.0 * math.log2(max(self.shape[0], 2))
+
+    def as_dtype(self, dtype):
+        """The transform (it works in the input's precision)."""
+        return self.matrix
+
+    def apply_along(self, x: np.ndarray, axis: int) -> np.ndarray:
+        """The transform along ``axis`` of ``x`` (a new array)."""
+        return self.matrix.apply_along(x, axis)
+
+    def apply_left(self, mat, X):
+        """Along axis 0 of a 2-D ``X``."""
+        return mat.apply_along(X, 0)
+
+    def toarray(self) -> np.ndarray:
+        """The dense n×n matrix (the transform of the identity)."""
+        return self.matrix.matmat(np.eye(self.shape[0], dtype=self.dtype))
+
+    def _with(self, name: str, scale) -> Factor:
+        return TransformFactor.of(name, self.shape[0], self.dtype, self.index, scale)
+
+    def transpose(self) -> Factor:
+        """The transposed transform (its inverse: the basis is orthonormal)."""
+        op = self.matrix
+        return self._with(TRANSPOSE[op.name], op.scale)
+
+    def adjoint(self) -> Factor:
+        """The transposed transform, conjugate scale."""
+        op = self.matrix
+        return self._with(TRANSPOSE[op.name], np.conj(op.scale))
+
+    def conj(self) -> Factor:
+        """The same transform with the conjugate scale (the basis is real)."""
+        op = self.matrix
+        return (
+            self if np.isrealobj(op.scale) else self._with(op.name, np.conj(op.scale))
+        )
+
+    def scaled(self, alpha, dtype=None) -> Factor:
+        """The transform with its scale multiplied by ``alpha``."""
+        return self._with(self.matrix.name, self.matrix.scale * alpha)
+
+    def stored_values(self) -> np.ndarray:
+        """The scale (the basis itself is finite)."""
+        return np.asarray([self.matrix.scale])
+
+    def describe(self) -> str:
+        """``1024×1024 dst1``."""
+        return f"{self.describe_shape()} {self.matrix.name}"
+
+
+class _TransformOperator(LinearOperator):
+    """A fast transform as a ``LinearOperator`` (``scale`` times the orthonormal one)."""
+
+    def __init__(self, name: str, n: int, dtype, scale=1.0) -> None:
+        self.name = name
+        self.scale = scale
+        dtype = np.result_type(dtype, scale)
+        super().__init__(dtype=dtype, shape=(int(n), int(n)))
+
+    def apply_along(self, x: np.ndarray, axis: int) -> np.ndarray:
+        y = apply_transform(self.name, x, axis)
+        if self.scale == 1:
+            return y
+        if np.result_type(y, self.scale) != y.dtype:
+            return y * self.scale
+        y *= self.scale
+        return y
+
+    def _matmat(self, X):
+        return self.apply_along(np.asarray(X), 0)
+
+    def _matvec(self, x):
+        x = np.asarray(x)
+        return self.apply_along(x.reshape(self.shape[1], -1), 0).reshape(x.shape)
+
+    def _adjoint(self):
+        return _TransformOperator(
+            TRANSPOSE[self.name], self.shape[0], self.dtype, np.conj(self.scale)
+        )
+
+    def _transpose(self):
+        return _TransformOperator(
+            TRANSPOSE[self.name], self.shape[0], self.dtype, self.scale
+        )
+
+
+# ---------------------------------------------------------------------------
+# Validation
+# ---------------------------------------------------------------------------
 def _is_identity_dense(a: np.ndarray) -> bool:
     n = a.shape[0]
     if a.shape != (n, n):
@@ -59,169 +503,22 @@ def _is_identity_sparse(a: sp.csr_array) -> bool:
     n = a.shape[0]
     if a.shape != (n, n) or a.nnz < n:
         return False
-    diag = a.diagonal()
-    if not np.all(diag == 1):
+    if not np.all(a.diagonal() == 1):
         return False
     return a.count_nonzero() == n
 
 
-class Factor:
-    """One validated Kronecker factor.
-
-    Attributes
-    ----------
-    user : object
-        What ``.factors`` shows: the ndarray (integers cast to float64), the
-        scipy sparse object, or the ``LinearOperator`` the user passed.
-    kind : {"dense", "sparse", "linop", "identity"}
-    shape : tuple of int
-    dtype : numpy.dtype
-    """
-
-    __slots__ = ("_cache", "_cast", "dtype", "index", "kind", "matrix", "shape", "user")
-
-    def __init__(self, user: Any, matrix: Any, kind: str, dtype: np.dtype):
-        self.user = user
-        #: what the engine applies: ndarray, CSR array or LinearOperator
-        self.matrix = matrix
-        self.kind = kind
-        self.dtype = np.dtype(dtype)
-        self.shape = (int(matrix.shape[0]), int(matrix.shape[1]))
-        self._cast: dict[np.dtype, Any] = {}
-        self._cache: dict[str, Any] = {}
-        #: 0-based position in the user's argument list, for messages
-        self.index = 0
-
-    def reindexed(self, index: int) -> Factor:
-        """The same factor (sharing its caches) at another position."""
-        f = Factor.__new__(Factor)
-        for name in Factor.__slots__:
-            setattr(f, name, getattr(self, name))
-        f.index = index
-        return f
-
-    def __getstate__(self) -> dict:
-        # cached factorizations (SuperLU, closures) need not and cannot travel
-        state = {name: getattr(self, name) for name in Factor.__slots__}
-        state["_cache"] = {}
-        state["_cast"] = {}
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        for name, value in state.items():
-            setattr(self, name, value)
-
-    # ------------------------------------------------------------------ costs
-    @property
-    def nnz(self) -> int:
-        """Stored entries: ``m*n`` for dense and operator factors."""
-        if self.kind == SPARSE:
-            return int(self.matrix.nnz)
-        if self.kind == IDENTITY:
-            return self.shape[0]
-        return self.shape[0] * self.shape[1]
-
-    @property
-    def cost(self) -> float:
-        """Flops per element of the input tensor when applied along its axis.
-
-        Dense (and opaque operator) factors cost ``2m``; sparse ``2·nnz/n``.
-        """
-        m, n = self.shape
-        if self.kind == IDENTITY:
-            return 0.0
-        if self.kind == SPARSE:
-            # A zero factor still touches memory; keep the cost positive so
-            # the planner's ratios stay finite.
-            return max(2.0 * self.matrix.nnz / n, 1e-3)
-        return 2.0 * m
-
-    # ------------------------------------------------------------- application
-    def as_dtype(self, dtype: np.dtype) -> Any:
-        """The applied matrix in ``dtype`` (cached), so BLAS never casts per call."""
-        dtype = np.dtype(dtype)
-        if self.kind == LINOP or dtype == self.dtype:
-            return self.matrix
-        got = self._cast.get(dtype)
-        if got is None:
-            got = self.matrix.astype(dtype)
-            self._cast[dtype] = got
-        return got
-
-    def toarray(self) -> np.ndarray:
-        """The factor as a dense ndarray (small: ``m×n``)."""
-        if self.kind == DENSE:
-            return self.matrix
-        if self.kind in (SPARSE, IDENTITY):
-            return self.matrix.toarray()
-        return self.matrix.matmat(np.eye(self.shape[1], dtype=self.dtype))
-
-    # ---------------------------------------------------------------- algebra
-    def transpose(self) -> Factor:
-        """Aᵀ as a factor (a view for dense factors)."""
-        return _derived(self, lambda a: a.T)
-
-    def adjoint(self) -> Factor:
-        """Aᴴ as a factor."""
-        return _derived(self, lambda a: a.conj().T if self.kind != LINOP else a.H)
-
-    def conj(self) -> Factor:
-        """The elementwise conjugate Ā as a factor."""
-        if np.dtype(self.dtype).kind != "c":
-            return self
-        return _derived(self, lambda a: a.conj() if self.kind != LINOP else a.H.T)
-
-    def scaled(self, alpha: numbers.Number) -> Factor:
-        """``alpha * A`` as a factor (NumPy's weak-scalar dtype rules)."""
-        if self.kind == LINOP:
-            scaled = alpha * self.user
-            # scipy 1.17 declares float64 for float32 × Python float; NumPy's
-            # weak-scalar rule (what the product computes) keeps float32
-            scaled.dtype = np.result_type(self.dtype, alpha)
-            return as_factor(scaled, self.index)
-        user = self.user if self.kind != IDENTITY else self.matrix
-        return as_factor(alpha * user, self.index)
-
-    def describe(self) -> str:
-        """Short text for ``repr``: ``100×100 dense``, ``50×50 csr nnz=148``."""
-        shape = describe_shape(self.shape)
-        if self.kind == DENSE:
-            return f"{shape} dense"
-        if self.kind == SPARSE:
-            return f"{shape} {self.user.format} nnz={self.matrix.nnz}"
-        if self.kind == IDENTITY:
-            return f"{shape} identity"
-        return f"{shape} {type(self.user).__name__}"
-
-
-def _derived(f: Factor, op) -> Factor:
-    """Apply a structural operation (transpose, conj, …) to user and matrix form."""
-    if f.kind == IDENTITY and op(f.matrix).shape == f.shape:
-        return f
-    if f.kind == LINOP:
-        new = op(f.user)
-        return Factor(new, new, LINOP, f.dtype)
-    user = op(f.user)
-    if f.kind == DENSE:
-        return Factor(user, user, DENSE, f.dtype)
-    matrix = sp.csr_array(op(f.matrix))
-    return Factor(user, matrix, f.kind, f.dtype)
+def _sparse_identity(n: int, dtype) -> sp.csr_array:
+    return sp.eye_array(n, dtype=dtype, format="csr")
 
 
 def as_factor(obj: Any, index: int) -> Factor:
-    """Validate one user factor and wrap it (see :func:`_as_factor`)."""
-    f = _as_factor(obj, index)
-    f.index = index
-    return f
-
-
-def _as_factor(obj: Any, index: int) -> Factor:
-    """Validate one user factor and wrap it.
+    """Validate one user factor and wrap it in its kind.
 
     Parameters
     ----------
-    obj : array_like, sparse matrix/array or LinearOperator
-        The factor.
+    obj : array_like, sparse matrix/array, LinearOperator or Factor
+        The factor (a :class:`Factor` is re-indexed, not re-validated).
     index : int
         Its 0-based position, used in error messages.
 
@@ -234,7 +531,7 @@ def _as_factor(obj: Any, index: int) -> Factor:
     """
     where = f"factor {index}"
     if isinstance(obj, Factor):
-        return obj
+        return obj if obj.index == index else obj.reindexed(index)
     if isinstance(obj, LinearOperator):
         if obj.dtype is None:
             raise TypeError(
@@ -247,10 +544,10 @@ def _as_factor(obj: Any, index: int) -> Factor:
             )
         _check_nonempty(obj.shape, where)
         dtype = _normalise_dtype(obj.dtype, where)
-        if type(obj).__name__ == "IdentityOperator":
-            eye = sp.eye_array(obj.shape[0], dtype=dtype, format="csr")
-            return Factor(obj, eye, IDENTITY, dtype)
-        return Factor(obj, obj, LINOP, dtype)
+        if isinstance(obj, IdentityOperator) and getattr(obj, "scale", 1) == 1:
+            eye = _sparse_identity(obj.shape[0], dtype)
+            return IdentityFactor(obj, eye, dtype, index)
+        return OperatorFactor(obj, obj, dtype, index)
     if sp.issparse(obj):
         if obj.ndim != 2:
             raise ValueError(f"{where} must be 2-D, got shape {obj.shape}")
@@ -258,9 +555,13 @@ def _as_factor(obj: Any, index: int) -> Factor:
         dtype = _normalise_dtype(obj.dtype, where)
         user = obj if obj.dtype == dtype else obj.astype(dtype)
         csr = sp.csr_array(user)
-        csr.sum_duplicates()
-        kind = IDENTITY if _is_identity_sparse(csr) else SPARSE
-        return Factor(user, csr, kind, dtype)
+        if not csr.has_canonical_format:
+            # sum_duplicates works in place: never on the caller's arrays
+            csr = csr.copy()
+            csr.sum_duplicates()
+        if _is_identity_sparse(csr):
+            return IdentityFactor(user, csr, dtype, index)
+        return SparseFactor(user, csr, dtype, index)
     try:
         arr = np.asarray(obj)
     except Exception as exc:  # pragma: no cover - depends on foreign objects
@@ -283,9 +584,8 @@ def _as_factor(obj: Any, index: int) -> Factor:
     if arr.dtype != dtype:
         arr = arr.astype(dtype)
     if _is_identity_dense(arr):
-        eye = sp.eye_array(arr.shape[0], dtype=dtype, format="csr")
-        return Factor(arr, eye, IDENTITY, dtype)
-    return Factor(arr, arr, DENSE, dtype)
+        return IdentityFactor(arr, _sparse_identity(arr.shape[0], dtype), dtype, index)
+    return DenseFactor(arr, arr, dtype, index)
 
 
 def _check_nonempty(shape, where: str) -> None:
@@ -297,329 +597,23 @@ def _check_nonempty(shape, where: str) -> None:
 
 
 # ---------------------------------------------------------------------------
-# Decompositions of one factor, computed on first use and cached on the Factor.
+# Factor arithmetic (the mixed product and the Kronecker sum of two sums)
 # ---------------------------------------------------------------------------
-#: explicit inverses are used in the hot loop up to this 1-norm condition number;
-#: past it the factor is applied through its LU factors (backward stable) instead
-INVERSE_COND_LIMIT = 1e6
+def factor_product(a: Factor, b: Factor, index: int) -> Factor:
+    """A·B for two conforming factors, keeping structure where possible."""
+    if a.is_identity:
+        return b.reindexed(index)
+    if b.is_identity:
+        return a.reindexed(index)
+    if not (a.has_entries and b.has_entries) or a.along_axis or b.along_axis:
+        return as_factor(aslinearoperator(a.user) @ aslinearoperator(b.user), index)
+    return as_factor(a.matrix @ b.matrix, index)
 
 
-def _name(f: Factor) -> str:
-    return f"factor {f.index} ({describe_shape(f.shape)})"
-
-
-def require_matrix(f: Factor, method: str) -> None:
-    """Raise ``TypeError`` for an operator factor with no matrix behind it."""
-    if f.kind == LINOP:
-        raise TypeError(
-            f"{method}() needs the entries of every factor, but {_name(f)} is a "
-            f"{type(f.user).__name__} with no matrix behind it; pass it as an ndarray "
-            "or sparse matrix (kronop never densifies an operator silently)"
-        )
-
-
-def require_square(f: Factor, method: str) -> None:
-    """Raise ``ValueError`` unless the factor is square."""
-    if f.shape[0] != f.shape[1]:
-        raise ValueError(
-            f"{method}() needs square factors, but {_name(f)} is not square"
-        )
-
-
-def dense_matrix(f: Factor, method: str) -> np.ndarray:
-    """The factor as a finite dense ndarray for a decomposition (n×n: small)."""
-    require_matrix(f, method)
-    got = f._cache.get("dense")
-    if got is None:
-        got = f.toarray()
-        f._cache["dense"] = got
-    if "finite" not in f._cache:
-        f._cache["finite"] = bool(np.all(np.isfinite(got)))
-    if not f._cache["finite"]:
-        raise ValueError(f"{method}(): {_name(f)} has non-finite entries (inf or nan)")
-    return got
-
-
-def is_hermitian(f: Factor) -> bool:
-    """Whether the factor equals its conjugate transpose (to 100 ulps of its scale)."""
-    if f.kind == IDENTITY:
-        return True
-    if f.kind == LINOP or f.shape[0] != f.shape[1]:
-        return False
-    got = f._cache.get("hermitian")
-    if got is None:
-        if f.kind == SPARSE:
-            a = f.matrix
-            diff = abs(a - a.conj().T)
-            scale = abs(a).max() if a.nnz else 0.0
-            worst = diff.max() if diff.nnz else 0.0
-        else:
-            a = f.matrix
-            scale = np.max(np.abs(a))
-            worst = np.max(np.abs(a - a.conj().T))
-        tol = 100 * np.finfo(f.dtype).eps * scale
-        got = bool(worst <= tol) and bool(np.all(np.isfinite(scale)))
-        f._cache["hermitian"] = got
-    return got
-
-
-def cholesky(f: Factor) -> np.ndarray | None:
-    """Lower Cholesky factor L (A = L Lᴴ), or None when A is not Hermitian PD."""
-    if "chol" not in f._cache:
-        L = None
-        if is_hermitian(f):
-            a = dense_matrix(f, "cholesky")
-            try:
-                L = np.linalg.cholesky(a)
-            except np.linalg.LinAlgError:
-                L = None
-        f._cache["chol"] = L
-    return f._cache["chol"]
-
-
-def inverse(f: Factor, method: str = "solve") -> Any:
-    """A matrix-like that applies A⁻¹, cached; raises if A is singular.
-
-    Dense factors: the explicit inverse (one GEMM per application in the engine's
-    one BLAS) when κ₁(A) ≤ ``INVERSE_COND_LIMIT``; otherwise an operator over the
-    LU factors. A ``LinAlgWarning`` reports κ₁ when it exceeds 1/ε, as
-    ``scipy.linalg.solve`` does. Sparse factors: ``splu``.
-    """
-    require_matrix(f, method)
-    require_square(f, method)
-    got = f._cache.get("inverse")
-    if got is not None:
-        return got
-    import warnings
-
-    import scipy.linalg as sla
-
-    if f.kind == IDENTITY:
-        got = f.matrix
-    elif f.kind == SPARSE:
-        if not np.all(np.isfinite(f.matrix.data)):
-            raise ValueError(
-                f"{method}(): {_name(f)} has non-finite entries (inf or nan)"
-            )
-        got = FactorSolve(f.matrix, sparse=True, name=_name(f))
-    else:
-        a = dense_matrix(f, method)
-        getrf, getrs = sla.get_lapack_funcs(("getrf", "getrs"), (a,))
-        lu, piv, info = getrf(a)
-        if info > 0:
-            raise np.linalg.LinAlgError(f"{_name(f)} is singular")
-        eye = np.eye(a.shape[0], dtype=lu.dtype)
-        inv, info = getrs(lu, piv, eye)
-        cond = np.linalg.norm(a, 1) * np.linalg.norm(inv, 1)
-        f._cache["cond1"] = cond
-        if not np.isfinite(cond) or cond * np.finfo(a.dtype).eps > 1:
-            warnings.warn(
-                f"{_name(f)} is ill-conditioned (1-norm condition number "
-                f"{cond:.3e}): the result may be inaccurate",
-                sla.LinAlgWarning,
-                stacklevel=4,
-            )
-        got = inv if cond <= INVERSE_COND_LIMIT else FactorSolve(a, name=_name(f))
-    f._cache["inverse"] = got
-    return got
-
-
-def slogdet(f: Factor) -> tuple[Any, float]:
-    """``(sign, log|det A|)`` of one square factor, by Cholesky, LU or splu."""
-    require_matrix(f, "slogdet")
-    require_square(f, "slogdet")
-    got = f._cache.get("slogdet")
-    if got is not None:
-        return got
-    if f.kind == IDENTITY:
-        got = (1.0, 0.0)
-    elif f.kind == SPARSE and f.shape[0] > 512:
-        from scipy.sparse.linalg import splu
-
-        if not np.all(np.isfinite(f.matrix.data)):
-            raise ValueError(
-                f"slogdet(): {_name(f)} has non-finite entries (inf or nan)"
-            )
-        try:
-            lu = splu(sp.csc_array(f.matrix), permc_spec="COLAMD")
-        except RuntimeError:
-            got = (0.0, -np.inf)
-        else:
-            u = lu.U.diagonal()
-            parity = _perm_parity(lu.perm_r) * _perm_parity(lu.perm_c)
-            sgn = np.prod(u / np.abs(u)) * parity
-            got = (
-                sgn if np.iscomplexobj(u) else float(np.real(sgn)),
-                float(np.sum(np.log(np.abs(u)))),
-            )
-    else:
-        L = cholesky(f)
-        if L is not None:
-            got = (1.0, float(2 * np.sum(np.log(np.abs(np.diagonal(L))))))
-        else:
-            sign, logabs = np.linalg.slogdet(dense_matrix(f, "slogdet"))
-            got = (sign if np.iscomplexobj(sign) else float(sign), float(logabs))
-    f._cache["slogdet"] = got
-    return got
-
-
-def _perm_parity(p: np.ndarray) -> int:
-    p = np.asarray(p).copy()
-    seen = np.zeros(len(p), dtype=bool)
-    parity = 1
-    for i in range(len(p)):
-        if not seen[i]:
-            j, length = i, 0
-            while not seen[j]:
-                seen[j] = True
-                j = p[j]
-                length += 1
-            if length % 2 == 0:
-                parity = -parity
-    return parity
-
-
-def eigh(f: Factor, method: str = "eigh") -> tuple[np.ndarray, np.ndarray]:
-    """``(w, V)`` of a Hermitian factor (ascending w, unitary V)."""
-    got = f._cache.get("eigh")
-    if got is None:
-        require_square(f, method)
-        a = dense_matrix(f, method)
-        if not is_hermitian(f):
-            hint = "; use eig()" if method == "eigh" else ""
-            raise ValueError(
-                f"{method}() needs Hermitian factors, but {_name(f)} is not "
-                f"Hermitian{hint}"
-            )
-        got = np.linalg.eigh(a)
-        f._cache["eigh"] = got
-    return got
-
-
-def eig(f: Factor) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """``(w, V, V⁻¹, κ₂(V))`` of a general square factor (eigh when Hermitian)."""
-    got = f._cache.get("eig")
-    if got is None:
-        require_square(f, "eig")
-        a = dense_matrix(f, "eig")
-        if is_hermitian(f):
-            w, V = eigh(f)
-            got = (w, V, V.conj().T, 1.0)
-        else:
-            w, V = np.linalg.eig(a)
-            s = np.linalg.svd(V, compute_uv=False)
-            cond = float(s[0] / s[-1]) if s[-1] > 0 else np.inf
-            Vinv = np.linalg.inv(V) if np.isfinite(cond) else np.full_like(V, np.nan)
-            got = (w, V, Vinv, cond)
-        f._cache["eig"] = got
-    return got
-
-
-def svd(f: Factor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Thin ``(U, s, Vh)`` of one factor."""
-    got = f._cache.get("svd")
-    if got is None:
-        a = dense_matrix(f, "svd")
-        got = np.linalg.svd(a, full_matrices=False)
-        f._cache["svd"] = got
-    return got
-
-
-class FactorSolve(LinearOperator):
-    """A⁻¹ of one square factor, applied through its LU factors (dense or SuperLU).
-
-    Used for factors too ill-conditioned for an explicit inverse, and for sparse
-    factors. The factorization is made per working dtype on first use (a complex
-    right-hand side with a real factor factorizes once more, in complex), so
-    every dtype the engine passes in is solved at its own precision. Pickles
-    without its factorizations.
-    """
-
-    def __init__(self, matrix, sparse: bool = False, name: str = "factor") -> None:
-        self._matrix = matrix
-        self._sparse = sparse
-        self._name = name
-        self._lu: dict = {}
-        super().__init__(dtype=np.dtype(matrix.dtype), shape=matrix.shape)
-        self._factor(self.dtype)  # raise on a singular factor now, not later
-
-    def _factor(self, dtype: np.dtype):
-        lu = self._lu.get(dtype)
-        if lu is None:
-            a = self._matrix.astype(dtype)
-            if self._sparse:
-                from scipy.sparse.linalg import splu
-
-                try:
-                    lu = splu(sp.csc_array(a))
-                except RuntimeError as exc:
-                    raise np.linalg.LinAlgError(f"{self._name} is singular") from exc
-            else:
-                import scipy.linalg as sla
-
-                getrf, getrs = sla.get_lapack_funcs(("getrf", "getrs"), (a,))
-                lu_, piv, info = getrf(a)
-                if info > 0:
-                    raise np.linalg.LinAlgError(f"{self._name} is singular")
-                lu = (getrs, lu_, piv)
-            self._lu[dtype] = lu
-        return lu
-
-    def _solve(self, X, trans: int):
-        X = np.asarray(X)
-        dtype = np.result_type(self.dtype, X.dtype)
-        lu = self._factor(dtype)
-        Xc = np.ascontiguousarray(X, dtype=dtype)
-        if self._sparse:
-            return lu.solve(Xc, trans="N" if trans == 0 else "H")
-        getrs, lu_, piv = lu
-        out, _ = getrs(lu_, piv, Xc, trans=trans)
-        return out
-
-    def _matmat(self, X):
-        return self._solve(X, 0)
-
-    def _matvec(self, x):
-        return self._solve(x, 0)
-
-    def _rmatmat(self, X):
-        return self._solve(X, 2)
-
-    def _rmatvec(self, x):
-        return self._solve(x, 2)
-
-    def _adjoint(self):
-        return _AdjointSolve(self)
-
-    def __getstate__(self) -> dict:
-        state = dict(super().__getstate__())
-        state["_lu"] = {}
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        from ._algebra import restore_state
-
-        restore_state(self, state)
-
-
-class _AdjointSolve(LinearOperator):
-    """A⁻ᴴ through the same factorization."""
-
-    def __init__(self, solve: FactorSolve) -> None:
-        self._of = solve
-        super().__init__(dtype=solve.dtype, shape=solve.shape[::-1])
-
-    def _matmat(self, X):
-        return self._of._solve(X, 2)
-
-    def _matvec(self, x):
-        return self._of._solve(x, 2)
-
-    def _rmatmat(self, X):
-        return self._of._solve(X, 0)
-
-    def _rmatvec(self, x):
-        return self._of._solve(x, 0)
-
-    def _adjoint(self):
-        return self._of
+def factor_sum(a: Factor, b: Factor, index: int) -> Factor:
+    """A + B for two square factors of the same size."""
+    if not (a.has_entries and b.has_entries) or a.along_axis or b.along_axis:
+        return as_factor(aslinearoperator(a.user) + aslinearoperator(b.user), index)
+    if a.stored_sparse and b.stored_sparse:
+        return as_factor(sp.csr_array(a.matrix + b.matrix), index)
+    return as_factor(a.toarray() + b.toarray(), index)

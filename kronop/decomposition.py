@@ -4,7 +4,11 @@ A Kronecker product ⊗Aⱼ and a Kronecker sum ⊕Aⱼ share eigenvectors ⊗V�
 eigenvalues are the products λ₁λ₂⋯ or the sums λ₁+λ₂+⋯ of the factor eigenvalues.
 :class:`KronEigen` keeps the factor spectra and the factor eigenvectors and answers
 solves, log-determinants, shifts, matrix functions and extreme eigenvalues from
-them, building a length-N vector only where the answer needs one.
+them, building a length-N vector only where the answer needs one. It is *the* spectral
+factorization of the library: ``S.solve``, ``S.eigh().solve`` and ``(K + σI).solve``
+all run its :meth:`KronEigen.solve`, with one null-space policy
+(:meth:`KronEigenvalues.null_tolerance`). Fast transforms (DST, DCT, real FFT) ride
+in its eigenvector operators as factors, so the engine applies them.
 """
 
 from __future__ import annotations
@@ -18,22 +22,32 @@ from functools import reduce
 from typing import Literal
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import ArrayLike
 from scipy.linalg import LinAlgWarning
 from scipy.sparse.linalg import LinearOperator
 
-from ._algebra import ScalarAlgebra, StackedMatvec
+from . import _engine
+from ._base import (
+    Factorization,
+    StructuredOperator,
+    check_rhs,
+    logdet_from_slogdet,
+)
 
-__all__ = ["KronEigen", "KronEigenvalues", "KronSVD", "SpectralOperator"]
+__all__ = [
+    "KronEigen",
+    "KronEigenvalues",
+    "KronSVD",
+    "SolveOperator",
+    "SpectralOperator",
+    "unit_power",
+]
 
 Combine = Literal["product", "sum"]
 
 
-def _combine(values: list[np.ndarray], how: Combine) -> np.ndarray:
-    """Length-N vector of all products (or sums) of factor values, ``np.kron`` order."""
-    op = np.multiply if how == "product" else np.add
-    return reduce(op.outer, values).reshape(-1)
+def _real_dtype(dtype) -> np.dtype:
+    return np.dtype(np.dtype(dtype).type(0).real.dtype)
 
 
 class KronEigenvalues:
@@ -54,7 +68,7 @@ class KronEigenvalues:
     """
 
     def __init__(self, factors: list[np.ndarray], combine: Combine, shift=0.0) -> None:
-        self.factors = tuple(np.asarray(f) for f in factors)
+        self.factors = tuple(_readonly_view(f) for f in factors)
         self.combine = combine
         self.shift = shift
         self._full: np.ndarray | None = None
@@ -78,13 +92,13 @@ class KronEigenvalues:
         """The unshifted length-N vector (built once, shared with shifted copies)."""
         w = self._store.get("base")
         if w is None:
-            w = _combine(list(self.factors), self.combine)
+            w = _engine.kron_values(list(self.factors), self.combine)
             w.setflags(write=False)
             self._store["base"] = w
         return w
 
     def full(self) -> np.ndarray:
-        """The length-N vector, shift included (cached)."""
+        """The length-N vector, shift included (cached, read-only)."""
         if self._full is None:
             w = self.base()
             if self.shift != 0:
@@ -102,13 +116,38 @@ class KronEigenvalues:
     def __repr__(self) -> str:
         parts = " and ".join(f"{len(f)}" for f in self.factors)
         shift = f" + {self.shift}" if self.shift != 0 else ""
-        return f"KronEigenvalues(N={len(self)}, {self.combine} of spectra of sizes {parts}{shift})"
+        return (
+            f"KronEigenvalues(N={len(self)}, {self.combine} of spectra of sizes "
+            f"{parts}{shift})"
+        )
 
     def shifted(self, sigma) -> KronEigenvalues:
         """The eigenvalues of the operator plus ``sigma·I``."""
         out = KronEigenvalues(list(self.factors), self.combine, self.shift + sigma)
         out._store = self._store
         return out
+
+    def conj(self) -> KronEigenvalues:
+        """The conjugate eigenvalues (of the adjoint)."""
+        if np.isrealobj(self.shift) and all(np.isrealobj(f) for f in self.factors):
+            return self
+        return KronEigenvalues(
+            [np.conj(f) for f in self.factors], self.combine, np.conj(self.shift)
+        )
+
+    def null_tolerance(self) -> float:
+        """|λ| at or below which an eigenvalue counts as zero (the one policy).
+
+        Each factor eigenvalue carries an error of about ε‖Aⱼ‖ (backward-stable
+        ``eigh``/``eig``, or an analytic formula), so a sum λ₁+…+λ_d is zero to
+        working precision below a small multiple of ε·Σ‖Aⱼ‖, and a product below
+        ε·d·∏‖Aⱼ‖. Solves treat such eigenvalues as a null space.
+        """
+        mags = [float(np.max(np.abs(f))) if f.size else 0.0 for f in self.factors]
+        scale = sum(mags) if self.combine == "sum" else math.prod(mags)
+        scale += abs(self.shift)
+        dtype = _engine.compute_dtype(*self.factors)
+        return 10 * len(self.factors) * float(np.finfo(dtype).eps) * scale
 
     def slog_sum(self) -> tuple:
         """``(sign, Σ log|wᵢ|)`` with sign = ∏ wᵢ/|wᵢ| (0 if some wᵢ = 0).
@@ -120,27 +159,12 @@ class KronEigenvalues:
         real = all(np.isrealobj(f) for f in self.factors) and np.isrealobj(self.shift)
         if self.shift == 0 and self.combine == "product":
             N = len(self)
-            parts = [(np.asarray(f), N // len(f), 0) for f in self.factors]
+            parts = [(f, N // len(f), 0) for f in self.factors]
         else:
-            # the shifted values in cache-sized chunks: no N-sized temporaries
-            base = self.base()
-            step = 1 << 16
-            parts = [
-                (base[i : i + step], 1, self.shift) for i in range(0, len(base), step)
-            ]
-        logabs = 0.0
-        negatives = 0
-        phase = 0.0
-        for w, e, shift in parts:
-            v = w + shift if shift != 0 else w
-            a = np.abs(v)
-            if not np.all(a):
-                return 0.0, -np.inf
-            logabs += e * float(np.sum(np.log(a, out=a)))
-            if real:
-                negatives += e * int(np.count_nonzero(v < 0))
-            else:
-                phase += e * float(np.sum(np.angle(v)))
+            parts = [(self.base(), 1, self.shift)]
+        negatives, logabs, phase = _engine.log_abs_sum(parts, real)
+        if logabs == -np.inf:
+            return 0.0, -np.inf
         if real:
             return (-1.0 if negatives % 2 else 1.0), logabs
         phase = math.remainder(phase, 2 * math.pi)
@@ -148,21 +172,17 @@ class KronEigenvalues:
 
     def log_sum(self) -> complex | float:
         """Σ log wᵢ: a float when ∏ wᵢ > 0, else the principal complex log."""
-        sign, logabs = self.slog_sum()
-        if sign == 0:
-            return -np.inf
-        if sign == 1:
-            return logabs
-        return complex(logabs, float(np.angle(sign)))
+        return logdet_from_slogdet(*self.slog_sum())
 
     def extreme(self, k: int, which: str = "LA") -> np.ndarray:
         """The k extreme eigenvalues, sorted.
 
         ``"LA"``/``"SA"``: largest/smallest algebraic; ``"LM"``/``"SM"``:
-        largest/smallest magnitude. A best-first merge over the sorted factor spectra, O(k·d·log k), never all
-        N: for sums with real spectra (LA/SA), and for products by magnitude (any
-        spectra) or algebraically when the spectra are non-negative (to within
-        rounding). Other cases partition the full vector.
+        largest/smallest magnitude. A best-first merge over the sorted factor
+        spectra, O(k·d·log k), never all N: for sums with real spectra (LA/SA), and
+        for products by magnitude (any spectra) or algebraically when the spectra
+        are non-negative (to within rounding). Other cases partition the full
+        vector.
         """
         N = len(self)
         if not isinstance(k, numbers.Integral) or not 1 <= k <= N:
@@ -170,7 +190,7 @@ class KronEigenvalues:
         if which not in ("LA", "SA", "LM", "SM"):
             raise ValueError(f"which must be 'LA', 'SA', 'LM' or 'SM', got {which!r}")
         real = all(np.isrealobj(f) for f in self.factors) and np.isrealobj(self.shift)
-        facs = [np.asarray(f) for f in self.factors]
+        facs = list(self.factors)
         keys = None
         if self.combine == "sum" and real and which in ("LA", "SA"):
             keys = [f.astype(float) for f in facs]
@@ -197,17 +217,42 @@ class KronEigenvalues:
                 ]
             )
             vals = vals + self.shift
-            key = {
-                "LA": -vals.real,
-                "SA": vals.real,
-                "LM": -np.abs(vals),
-                "SM": np.abs(vals),
-            }[which]
-            return vals[np.argsort(key, kind="stable")]
+            return vals[np.argsort(_order_key(vals, which), kind="stable")]
         w = self.full()
-        key = {"LA": -w.real, "SA": w.real, "LM": -np.abs(w), "SM": np.abs(w)}[which]
+        key = _order_key(w, which)
         idx = np.argpartition(key, k - 1)[:k] if k < N else np.arange(N)
         return w[idx[np.argsort(key[idx], kind="stable")]]
+
+
+def unit_power(z, e: int):
+    """z**e for a sign (±1 or a unit complex number), exact for real signs."""
+    if not isinstance(z, complex | np.complexfloating):
+        return 1.0 if (z > 0 or e % 2 == 0) else -1.0
+    result, base = complex(1.0), complex(z)
+    while e:
+        if e & 1:
+            result *= base
+            result /= abs(result)
+        base *= base
+        base /= abs(base)
+        e >>= 1
+    return result
+
+
+def _readonly_view(a) -> np.ndarray:
+    v = np.asarray(a).view()
+    v.setflags(write=False)
+    return v
+
+
+def _order_key(vals: np.ndarray, which: str) -> np.ndarray:
+    if which == "LA":
+        return -vals.real
+    if which == "SA":
+        return vals.real
+    if which == "LM":
+        return -np.abs(vals)
+    return np.abs(vals)
 
 
 def _k_best_sums(vals: list[np.ndarray], k: int, largest: bool) -> list[tuple]:
@@ -234,7 +279,17 @@ def _k_best_sums(vals: list[np.ndarray], k: int, largest: bool) -> list[tuple]:
     return out
 
 
-class SpectralOperator(ScalarAlgebra, StackedMatvec, LinearOperator):
+def _conjugate_closed(w: np.ndarray) -> bool:
+    """Whether the multiset of values is closed under conjugation (to rounding)."""
+    if not np.iscomplexobj(w):
+        return True
+    a = np.sort_complex(w)
+    b = np.sort_complex(w.conj())
+    scale = max(float(np.max(np.abs(w))), np.finfo(float).tiny) if w.size else 1.0
+    return bool(np.all(np.abs(a - b) <= 1e3 * np.finfo(w.real.dtype).eps * scale))
+
+
+class SpectralOperator(StructuredOperator):
     r"""f(A) as a lazy operator, from an eigendecomposition A = V diag(w) V⁻¹.
 
     Applies ``V @ (f(w) * (V⁻¹ @ x))``: two Kronecker products and one length-N
@@ -260,10 +315,11 @@ class SpectralOperator(ScalarAlgebra, StackedMatvec, LinearOperator):
         self.real = real
         dtype = np.result_type(vectors.dtype, inverse.dtype, values.dtype)
         if real and dtype.kind == "c":
-            dtype = np.finfo(dtype).dtype
-        super().__init__(
-            dtype=dtype, shape=(int(vectors.shape[0]), int(inverse.shape[1]))
-        )
+            dtype = _real_dtype(dtype)
+        super().__init__(dtype, (vectors.shape[0], inverse.shape[1]))
+
+    def _args(self) -> tuple:
+        return (self.vectors, self.values, self.inverse)
 
     def _scaled(self, alpha) -> SpectralOperator:
         """α f(A): the scalar goes into the values."""
@@ -274,46 +330,81 @@ class SpectralOperator(ScalarAlgebra, StackedMatvec, LinearOperator):
         out.dtype = np.result_type(self.dtype, alpha)
         return out
 
-    def _matmat(self, X):
-        # X: (N, K), or on scipy 1.18, stacked (..., N, K)
-        if sp.issparse(X):
-            X = X.toarray()
-        X = np.asarray(X)
-        lead = X.shape[:-2]
-        N, K = X.shape[-2:]
-        X2 = np.moveaxis(X.reshape(-1, N, K), 1, 0).reshape(N, -1)
+    def _apply(self, x: np.ndarray) -> np.ndarray:
+        B, N, K = x.shape
+        X2 = np.moveaxis(x, 1, 0).reshape(N, B * K)
         Y = self.inverse.matmat(X2)
-        Y = Y * self.values[:, None]
+        if np.result_type(Y, self.values) != Y.dtype:
+            Y = Y.astype(np.result_type(Y, self.values))
+        _engine.scale_rows(Y, self.values)
         Y = self.vectors.matmat(Y)
-        if self.real and not np.iscomplexobj(X):
+        if self.real and not np.iscomplexobj(x):
             Y = Y.real
         M = self.shape[0]
-        return np.moveaxis(Y.reshape(M, -1, K), 0, 1).reshape(*lead, M, K)
+        return np.moveaxis(Y.reshape(M, B, K), 0, 1)
 
-    def _adjoint(self):
+    def _make_adjoint(self):
         return SpectralOperator(
             self.inverse.H, self.vectors.H, self.values.conj(), self.real
         )
 
-    def _transpose(self):
+    def _make_transpose(self):
         return SpectralOperator(self.inverse.T, self.vectors.T, self.values, self.real)
 
-    def toarray(self) -> np.ndarray:
-        """Dense f(A) (for checking)."""
-        return self.matmat(np.eye(self.shape[1], dtype=self.dtype))
+
+class SolveOperator(StructuredOperator):
+    """A⁻¹ (or the pseudo-inverse A⁺) as a lazy operator: products are solves.
+
+    What ``inv()`` and ``pinv()`` of an operator return when the inverse is not
+    itself a structured operator: every product calls the factorization's solve.
+
+    Parameters
+    ----------
+    factorization : Factorization
+        The operator's factored form (for example a :class:`KronEigen`).
+    shape : tuple of int
+    dtype : numpy.dtype
+    pseudo : bool
+        Apply the minimum-norm least-squares solution A⁺b (no warnings).
+    """
+
+    def __init__(self, factorization, shape, dtype, pseudo: bool = False) -> None:
+        self.factorization = factorization
+        self.pseudo = pseudo
+        super().__init__(dtype, shape)
+
+    def __repr__(self) -> str:
+        what = "pinv" if self.pseudo else "inv"
+        return f"<{what} of {self.factorization!r}>"
+
+    def _args(self) -> tuple:
+        return (self.factorization,)
+
+    def _apply(self, x: np.ndarray) -> np.ndarray:
+        B, N, K = x.shape
+        b = np.moveaxis(x, 1, 0).reshape(N, B * K)
+        y = self.factorization.lstsq(b) if self.pseudo else self.factorization.solve(b)
+        return np.moveaxis(y.reshape(N, B, K), 0, 1)
+
+    def _scaled(self, alpha):
+        from scipy.sparse.linalg._interface import _ScaledLinearOperator
+
+        out = _ScaledLinearOperator(self, alpha)
+        out.dtype = np.result_type(self.dtype, alpha)
+        return out
+
+    def _make_adjoint(self):
+        return SolveOperator(
+            self.factorization.adjoint(), self.shape[::-1], self.dtype, self.pseudo
+        )
+
+    def _make_transpose(self):
+        return SolveOperator(
+            self.factorization.transpose(), self.shape[::-1], self.dtype, self.pseudo
+        )
 
 
-def _conjugate_closed(w: np.ndarray) -> bool:
-    """Whether the multiset of values is closed under conjugation (to rounding)."""
-    if not np.iscomplexobj(w):
-        return True
-    a = np.sort_complex(w)
-    b = np.sort_complex(w.conj())
-    scale = max(float(np.max(np.abs(w))), np.finfo(float).tiny) if w.size else 1.0
-    return bool(np.all(np.abs(a - b) <= 1e3 * np.finfo(w.real.dtype).eps * scale))
-
-
-class KronEigen:
+class KronEigen(Factorization):
     r"""Eigendecomposition of a Kronecker product or sum, kept in factored form.
 
     Unpacks as ``w, V = decomposition``: ``w`` is a :class:`KronEigenvalues`
@@ -324,13 +415,25 @@ class KronEigen:
     ----------
     values : KronEigenvalues
     vectors : KronOperator
-        ⊗Vⱼ.
+        ⊗Vⱼ (fast transforms among the factors are applied as such).
     inverse : KronOperator
         ⊗Vⱼ⁻¹ (⊗Vⱼᴴ when every factor is Hermitian).
     hermitian : bool
-        Whether V is unitary (every factor Hermitian).
+        Whether the decomposed operator is Hermitian (then V is unitary).
     vector_cond : float
-        max over factors of the eigenvector condition number κ(Vⱼ) (1 when unitary).
+        The product over the factors of κ₂(Vⱼ) (1 when unitary).
+    real : bool
+        Whether the decomposed operator is real (its eigenpairs may still be
+        complex): real right-hand sides then give real solutions.
+    unitary : bool, optional
+        Whether V is unitary (default: ``hermitian``); normal operators with an
+        orthonormal eigenbasis (a complex multiple of a Laplacian) have one too.
+    dtype : dtype, optional
+        The decomposed operator's dtype (default: from ``real`` and the parts).
+    det_offset : tuple, optional
+        ``(sign, log|c|)`` of a constant c with det A = c·∏ wᵢ, when the
+        decomposition is a congruence A = W⁻¹ diag(w) V⁻¹ rather than a similarity
+        (mass matrices, K + σD).
 
     Notes
     -----
@@ -345,6 +448,12 @@ class KronEigen:
     these formulas degrades with κ(V); when ``vector_cond`` exceeds 1e8 they warn
     (``LinAlgWarning``).
 
+    **Singular operators.** Eigenvalues with |λ| at most
+    :meth:`KronEigenvalues.null_tolerance` are zero to working precision. With a
+    unitary V, ``solve`` then returns the minimum-norm solution V Λ⁺ Vᴴ b and warns
+    (``LinAlgWarning``) when b has a component in the null space (no exact solution
+    exists); with a non-unitary V it raises ``LinAlgError``.
+
     Examples
     --------
     >>> import numpy as np
@@ -352,11 +461,12 @@ class KronEigen:
     >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
     >>> K = KronOperator(A, A)
     >>> w, V = K.eigh()
-    >>> bool(np.allclose(np.sort(np.asarray(w)), np.linalg.eigvalsh(np.kron(A, A))))  # dense-ok: the oracle
+    >>> ref = np.linalg.eigvalsh(K.toarray())
+    >>> bool(np.allclose(np.sort(np.asarray(w)), ref))
     True
     >>> b = np.ones(4)
     >>> x = K.eigh().solve(b, shift=0.5)
-    >>> bool(np.allclose((np.kron(A, A) + 0.5 * np.eye(4)) @ x, b))  # dense-ok: the oracle
+    >>> bool(np.allclose(K @ x + 0.5 * x, b))
     True
     """
 
@@ -370,14 +480,26 @@ class KronEigen:
         hermitian: bool,
         vector_cond: float = 1.0,
         real: bool = False,
+        *,
+        unitary: bool | None = None,
+        dtype=None,
+        det_offset: tuple | None = None,
     ) -> None:
         self.values = values
         self.vectors = vectors
         self.inverse = inverse
-        self.hermitian = hermitian
+        self.hermitian = bool(hermitian)
         self.vector_cond = float(vector_cond)
         #: the decomposed operator is real (its eigenpairs may still be complex)
-        self.real = real
+        self.real = bool(real)
+        #: V is unitary, so V⁻¹ = Vᴴ and zero eigenvalues give a pseudo-inverse
+        self.unitary = self.hermitian if unitary is None else bool(unitary)
+        if dtype is None:
+            dtype = np.result_type(vectors.dtype, inverse.dtype, values.dtype)
+            dtype = _real_dtype(dtype) if real else dtype
+        self.dtype = np.dtype(dtype)
+        self.det_offset = (1.0, 0.0) if det_offset is None else det_offset
+        self._memo: dict = {}
 
     def __iter__(self) -> Iterator:
         yield self.values
@@ -391,6 +513,11 @@ class KronEigen:
 
     def __repr__(self) -> str:
         return f"KronEigen({self.values!r}, hermitian={self.hermitian})"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(N, N)``."""
+        return (int(self.vectors.shape[0]), int(self.inverse.shape[1]))
 
     @property
     def eigenvalues(self) -> KronEigenvalues:
@@ -412,75 +539,216 @@ class KronEigen:
                 stacklevel=3,
             )
 
-    def _diag(self, shift) -> np.ndarray:
-        w = self.values.full()
-        return w + shift if shift != 0 else w
-
-    def shift(self, sigma) -> KronEigen:
-        """The decomposition of ``A + sigma·I`` (same vectors, shifted values)."""
+    def _derived(self, values, vectors, inverse, real, dtype) -> KronEigen:
         return KronEigen(
-            self.values.shifted(sigma),
-            self.vectors,
-            self.inverse,
+            values,
+            vectors,
+            inverse,
             self.hermitian,
             self.vector_cond,
-            self.real and np.isrealobj(sigma),
+            real,
+            unitary=self.unitary,
+            dtype=dtype,
+            det_offset=self.det_offset,
         )
+
+    def shift(self, sigma) -> KronEigen:
+        """The decomposition of ``A + sigma·I`` (same vectors, shifted values).
+
+        Parameters
+        ----------
+        sigma : scalar
+
+        Returns
+        -------
+        KronEigen
+        """
+        real = self.real and np.isrealobj(sigma)
+        dtype = np.result_type(self.dtype, sigma)
+        return self._derived(
+            self.values.shifted(sigma), self.vectors, self.inverse, real, dtype
+        )
+
+    def adjoint(self) -> KronEigen:
+        """The decomposition of Aᴴ = V⁻ᴴ Λ̄ Vᴴ."""
+        sign, logabs = self.det_offset
+        out = self._derived(
+            self.values.conj(), self.inverse.H, self.vectors.H, self.real, self.dtype
+        )
+        out.det_offset = (np.conj(sign), logabs)
+        return out
+
+    def transpose(self) -> KronEigen:
+        """The decomposition of Aᵀ = V⁻ᵀ Λ Vᵀ."""
+        return self._derived(
+            self.values, self.inverse.T, self.vectors.T, self.real, self.dtype
+        )
+
+    # ------------------------------------------------------------- solving
+    def _null(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(1/w, null)`` of the unshifted spectrum: reciprocals, zero-set (cached)."""
+        got = self._memo.get("reciprocal")
+        if got is None:
+            got = _engine.reciprocal(self.values.full(), self.values.null_tolerance())
+            self._memo["reciprocal"] = got
+        return got
+
+    def is_singular(self) -> bool:
+        """Whether some eigenvalue is zero to working precision."""
+        return bool(self._null()[1].size)
+
+    def _singular_error(self, what: str = "") -> np.linalg.LinAlgError:
+        return np.linalg.LinAlgError(
+            f"{what}the operator is singular: an eigenvalue is zero to working "
+            "precision"
+        )
+
+    def _finish(self, x: np.ndarray, b: np.ndarray, shift=0.0) -> np.ndarray:
+        dtype = _engine.compute_dtype(self.dtype, b.dtype, shift)
+        if dtype.kind == "f" and np.iscomplexobj(x):
+            x = x.real
+        return np.ascontiguousarray(x, dtype=dtype) if x.dtype != dtype else x
+
+    def _spectral_solve(self, b: np.ndarray, shift, warn: bool) -> np.ndarray:
+        w = self.values.full()
+        y = self.inverse @ b
+        if np.may_share_memory(y, b):
+            # an identity eigenbasis hands b back: scale a copy, never the caller's
+            y = y.copy()
+        want = np.result_type(y, w, shift)
+        if y.dtype != want:
+            y = y.astype(want)
+        if shift == 0:
+            inv_w, null = self._null()
+            if null.size:
+                if not self.unitary:
+                    raise self._singular_error()
+                if warn:
+                    self._warn_incompatible(np.sum(np.abs(y[null]) ** 2, axis=0), b)
+            _engine.scale_rows(y, inv_w)
+        else:
+            tol = self.values.shifted(shift).null_tolerance()
+            null2 = _engine.divide_rows(y, w, shift, tol)
+            if null2 is not None:
+                if not self.unitary:
+                    raise self._singular_error("with this shift, ")
+                if warn:
+                    self._warn_incompatible(null2, b)
+        return self._finish(self.vectors @ y, b, shift)
+
+    def _warn_incompatible(self, null2: np.ndarray, b: np.ndarray) -> None:
+        comp = np.sqrt(null2)
+        size = np.linalg.norm(b, axis=0)
+        eps = float(
+            np.finfo(_real_dtype(_engine.compute_dtype(self.dtype, b.dtype))).eps
+        )
+        tol = 100 * eps * sum(len(f) for f in self.values.factors)
+        tiny = np.finfo(float).tiny
+        if np.any(comp > tol * np.maximum(size, tiny)):
+            worst = float(np.max(comp / np.maximum(size, tiny)))
+            warnings.warn(
+                "solve(): the operator is singular and the right-hand side has a "
+                f"component in its null space (relative size {worst:.2e}; for a "
+                "Neumann or periodic Laplacian, b does not sum to zero), so A x = b "
+                "has no solution; returning the minimum-norm least-squares solution",
+                LinAlgWarning,
+                stacklevel=4,
+            )
 
     def solve(self, b: ArrayLike, shift=0.0) -> np.ndarray:
         """Solve ``(A + shift·I) x = b`` for b of shape (N,) or (N, k).
 
+        Parameters
+        ----------
+        b : array_like, shape (N,) or (N, k)
+        shift : scalar, optional
+
+        Returns
+        -------
+        numpy.ndarray
+            Same shape as ``b``.
+
         Raises
         ------
         numpy.linalg.LinAlgError
-            If ``A + shift·I`` is singular (an eigenvalue is zero).
-        """
-        b = np.asarray(b)
-        N = len(self.values)
-        if b.shape[:1] != (N,) or b.ndim > 2:
-            raise ValueError(f"b must have shape ({N},) or ({N}, k), got {b.shape}")
-        self._check_cond("solve")
-        w = self.values.full()
-        real_out = self.real and np.isrealobj(shift) and not np.iscomplexobj(b)
-        y = self.inverse @ b  # a fresh array: divide it in place
-        if np.result_type(y, w, shift) != y.dtype:
-            y = y.astype(np.result_type(y, w, shift))
-        # in cache-sized chunks, so w + shift never needs an N-sized temporary
-        step = 1 << 16
-        for i in range(0, N, step):
-            wc = w[i : i + step] + shift if shift != 0 else w[i : i + step]
-            if not np.all(wc):
-                raise np.linalg.LinAlgError(
-                    f"the operator{' plus shift' if shift != 0 else ''} is "
-                    "singular: it has a zero eigenvalue"
-                )
-            yc = y[i : i + step]
-            np.divide(yc, wc[:, None] if y.ndim == 2 else wc, out=yc)
-        x = self.vectors @ y
-        return x.real if real_out and np.iscomplexobj(x) else x
+            If ``A + shift·I`` is singular and V is not unitary.
 
+        Warns
+        -----
+        LinAlgWarning
+            If ``A + shift·I`` is singular (V unitary) and ``b`` has a component
+            in its null space: the minimum-norm least-squares solution is returned.
+        """
+        b = check_rhs(b, self.shape[0])
+        self._check_cond("solve")
+        return self._spectral_solve(b, shift, warn=True)
+
+    def lstsq(self, b: ArrayLike) -> np.ndarray:
+        """The minimum-norm least-squares solution A⁺b (unitary V), without warnings.
+
+        Parameters
+        ----------
+        b : array_like, shape (N,) or (N, k)
+
+        Returns
+        -------
+        numpy.ndarray
+        """
+        b = check_rhs(b, self.shape[0])
+        self._require_unitary("lstsq")
+        return self._spectral_solve(b, 0.0, warn=False)
+
+    def _require_unitary(self, method: str) -> None:
+        if not self.unitary:
+            raise ValueError(
+                f"{method}() needs an orthonormal eigenbasis (Hermitian or analytic "
+                "normal factors, no mass matrices)"
+            )
+
+    def inverse_operator(self) -> LinearOperator:
+        """A⁻¹ as a lazy operator (raises ``LinAlgError`` when A is singular)."""
+        if self.is_singular():
+            raise self._singular_error("inv(): ")
+        return SolveOperator(self, self.shape, self._op_dtype())
+
+    def pseudo_inverse(self) -> LinearOperator:
+        """A⁺ = V Λ⁺ Vᴴ as a lazy operator (unitary V)."""
+        self._require_unitary("pinv")
+        return SolveOperator(self, self.shape, self._op_dtype(), pseudo=True)
+
+    def _op_dtype(self) -> np.dtype:
+        return _engine.compute_dtype(self.dtype)
+
+    # --------------------------------------------------------- determinants
     def logdet(self, shift=0.0):
         """log det(A + shift·I), principal branch.
 
         A float when the determinant is positive, else ``log|det| + i·arg det``;
         ``-inf`` if singular.
         """
-        sign, logabs = self.slogdet(shift)
-        if sign == 0:
-            return -np.inf
-        if sign == 1:
-            return logabs
-        return complex(logabs, float(np.angle(sign)))
+        return logdet_from_slogdet(*self.slogdet(shift))
 
     def slogdet(self, shift=0.0) -> tuple:
         """``(sign, logabsdet)`` of ``A + shift·I``, as ``numpy.linalg.slogdet``."""
         self._check_cond("logdet")
         vals = self.values if shift == 0 else self.values.shifted(shift)
         sign, logabs = vals.slog_sum()
-        if self.real and np.isrealobj(shift) and isinstance(sign, complex):
+        if sign == 0:
+            return 0.0, -np.inf
+        off_sign, off_log = self.det_offset
+        sign = sign * off_sign
+        logabs = logabs + off_log
+        if not (isinstance(sign, complex) or np.iscomplexobj(sign)):
+            return float(sign), logabs
+        if self.real and np.isrealobj(shift):
             # conjugate pairs of a real operator: the phase is 0 or π up to rounding
-            sign = 1.0 if sign.real > 0 else -1.0
-        return sign, logabs
+            return (1.0 if np.real(sign) > 0 else -1.0), logabs
+        return complex(sign), logabs
+
+    # ------------------------------------------------------------ functions
+    def _diag(self, shift) -> np.ndarray:
+        w = self.values.full()
+        return w + shift if shift != 0 else w
 
     def apply(
         self, f: Callable[[np.ndarray], np.ndarray], shift=0.0

@@ -16,8 +16,10 @@ import numbers
 from collections.abc import Sequence
 
 import numpy as np
-import scipy.fft
 import scipy.sparse as sp
+
+from ._factor import Factor, TransformFactor, as_factor
+from .kronsum import KronSum
 
 __all__ = ["laplacian"]
 
@@ -167,64 +169,26 @@ class StencilSpectrum:
             return self
         return StencilSpectrum(self.bc, self.n, np.conj(self.scale), self.dtype)
 
-    # ------------------------------------------------------ fast application
+    # ------------------------------------------------------ as a factor
     @property
     def use_transform(self) -> bool:
         """Whether the fast transform is the faster way to apply V (by size)."""
         return self.n >= FAST_TRANSFORM_MIN_SIZE[self.bc] and self.n > 1
 
-    def forward(self, x: np.ndarray, axis: int) -> np.ndarray:
-        """Vᵀ applied along ``axis`` of ``x`` (a new array)."""
-        if self.n == 1:
-            return np.array(x, copy=True)
-        if self.bc == "dirichlet":
-            return scipy.fft.dst(x, type=1, axis=axis, norm="ortho")
-        if self.bc == "neumann":
-            return scipy.fft.dct(x, type=2, axis=axis, norm="ortho")
-        return self._real_parts(x, axis, self._rfft_pack)
+    def transposed(self) -> StencilSpectrum:
+        """The spectrum of the transpose (itself: the matrix is symmetric)."""
+        return self
 
-    def backward(self, y: np.ndarray, axis: int) -> np.ndarray:
-        """V applied along ``axis`` of ``y`` (a new array)."""
-        if self.n == 1:
-            return np.array(y, copy=True)
-        if self.bc == "dirichlet":
-            return scipy.fft.dst(y, type=1, axis=axis, norm="ortho")
-        if self.bc == "neumann":
-            return scipy.fft.idct(y, type=2, axis=axis, norm="ortho")
-        return self._real_parts(y, axis, self._rfft_unpack)
+    def vectors_factor(self, dtype, index: int = 0) -> Factor:
+        """V as a factor: a fast transform from ``FAST_TRANSFORM_MIN_SIZE`` on, else dense."""
+        if self.use_transform:
+            name = _TRANSFORM_OF[self.bc]
+            return TransformFactor.of(name, self.n, np.dtype(dtype), index)
+        return as_factor(self.vectors(dtype), index)
 
-    @staticmethod
-    def _real_parts(x, axis, fn):
-        if np.iscomplexobj(x):
-            re = fn(np.ascontiguousarray(x.real), axis)
-            im = fn(np.ascontiguousarray(x.imag), axis)
-            return re + 1j * im
-        return fn(x, axis)
 
-    def _rfft_pack(self, x: np.ndarray, axis: int) -> np.ndarray:
-        n = self.n
-        r = np.moveaxis(scipy.fft.rfft(x, axis=axis), axis, 0)
-        out = np.empty((n, *r.shape[1:]), dtype=r.real.dtype)
-        out[0] = r[0].real / math.sqrt(n)
-        m = (n - 1) // 2
-        s = math.sqrt(2 / n)
-        out[1 : 2 * m : 2] = s * r[1 : m + 1].real
-        out[2 : 2 * m + 1 : 2] = -s * r[1 : m + 1].imag
-        if n % 2 == 0:
-            out[n - 1] = r[n // 2].real / math.sqrt(n)
-        return np.moveaxis(out, 0, axis)
-
-    def _rfft_unpack(self, c: np.ndarray, axis: int) -> np.ndarray:
-        n = self.n
-        c = np.moveaxis(c, axis, 0)
-        r = np.zeros((n // 2 + 1, *c.shape[1:]), dtype=np.result_type(c, 1j))
-        r[0] = c[0] * math.sqrt(n)
-        m = (n - 1) // 2
-        s = math.sqrt(n / 2)
-        r[1 : m + 1] = s * (c[1 : 2 * m : 2] - 1j * c[2 : 2 * m + 1 : 2])
-        if n % 2 == 0:
-            r[n // 2] = c[n - 1] * math.sqrt(n)
-        return np.moveaxis(scipy.fft.irfft(r, n=n, axis=0), 0, axis)
+#: the transform applying V for each boundary condition (its transpose applies Vᵀ)
+_TRANSFORM_OF = {"dirichlet": "dst1", "neumann": "idct2", "periodic": "irfft"}
 
 
 def _per_axis(value, d: int, name: str) -> list:
@@ -330,8 +294,6 @@ def laplacian(shape, bc="dirichlet", spacing=1.0, dtype=np.float64):
     >>> bool(np.allclose(L @ L.solve(b), b))
     True
     """
-    from .kronsum import KronSum
-
     if isinstance(shape, numbers.Integral):
         shape = (int(shape),)
     if any(not isinstance(s, numbers.Integral) for s in shape):
@@ -353,9 +315,9 @@ def laplacian(shape, bc="dirichlet", spacing=1.0, dtype=np.float64):
     dtype = np.dtype(dtype)
     if dtype.kind not in "fc":
         raise TypeError(f"dtype must be a float or complex type, got {dtype}")
-    factors, spectra = [], []
-    for n, b, h in zip(shape, bcs, hs, strict=True):
+    factors = []
+    for j, (n, b, h) in enumerate(zip(shape, bcs, hs, strict=True)):
         scale = 1.0 / (h * h)
-        factors.append(second_difference(n, b, scale, dtype))
-        spectra.append(StencilSpectrum(b, n, scale, dtype))
-    return KronSum._from_parts(factors, None, 0.0, spectra)
+        f = as_factor(second_difference(n, b, scale, dtype), j)
+        factors.append(f.with_spectrum(StencilSpectrum(b, n, scale, dtype)))
+    return KronSum._from_factors(factors)

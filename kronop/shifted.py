@@ -1,75 +1,33 @@
 r"""Kronecker products plus a scaled identity or Kronecker diagonal: the GP workhorse.
 
 ``K + σI`` and, more generally, ``K + σD`` with ``D = D₁⊗…⊗D_d`` a Kronecker product
-of positive diagonals, solved and log-determined exactly from the factors.
+of positive diagonals, solved and log-determined exactly from the factors. This
+module registers the sums that produce them: ``K + σI`` and ``σI + K`` (any
+multiple of scipy's or kronop's ``IdentityOperator``), and ``K + D`` for a
+``KronOperator`` D of diagonal factors.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import scipy.sparse as sp
-from numpy.typing import ArrayLike
-from scipy.sparse.linalg import LinearOperator
 
-from . import _factor as fct
-from ._algebra import ScalarAlgebra, StackedMatvec, check_rhs
+from . import _rules
+from ._base import Factorized, StructuredOperator, conj_scalar
+from ._factor import as_factor
 from .decomposition import KronEigen, KronEigenvalues
+from .kron import KronOperator
 
 __all__ = ["KronPlusDiagonal"]
 
 
-def scaled_identity(op) -> complex | float | None:
-    """σ if ``op`` is scipy's ``IdentityOperator`` or a scalar multiple of it."""
-    name = type(op).__name__
-    if name == "IdentityOperator":
-        return 1.0
-    if (
-        name in ("MatrixLinearOperator", "_AdjointMatrixOperator")
-        and len(op.shape) == 2
-    ):
-        try:
-            f = fct.as_factor(op.A, 0)
-        except (TypeError, ValueError):
-            return None
-        return 1.0 if f.kind == fct.IDENTITY else None
-    if name == "_ScaledLinearOperator":
-        inner, alpha = op.args
-        inner_sigma = scaled_identity(inner)
-        if inner_sigma is not None:
-            return alpha * inner_sigma
-    return None
-
-
-def diagonal_kron_factors(op) -> list[np.ndarray] | None:
-    """The factor diagonals if ``op`` is a KronOperator of diagonal factors."""
-    out = []
-    for f in op._factors:
-        if f.kind == fct.LINOP or f.shape[0] != f.shape[1]:
-            return None
-        if f.kind in (fct.SPARSE, fct.IDENTITY):
-            a = f.matrix
-            if a.nnz and np.any(a.tocoo().row != a.tocoo().col):
-                return None
-            out.append(np.asarray(a.diagonal()))
-        else:
-            a = f.matrix
-            d = np.diagonal(a)
-            if np.count_nonzero(a) != np.count_nonzero(d):
-                return None
-            out.append(np.array(d))
-    return out
-
-
-class KronPlusDiagonal(ScalarAlgebra, StackedMatvec, LinearOperator):
+class KronPlusDiagonal(Factorized, StructuredOperator):
     r"""A = K + σ·D with K = ⊗Aⱼ and D = ⊗Dⱼ a Kronecker product of diagonals.
 
     ``D`` defaults to the identity (``K + σI``). Usually built as ``K + sigma * I``
-    (``I = kronop.IdentityOperator(K.shape)``, which is scipy's own class, or
-    ``aslinearoperator(scipy.sparse.eye_array(N))``), ``K.shift(sigma)``, or
-    ``K + KronOperator(diag(d₁), …)``. Put K on the left: ``I + K`` is scipy's
-    plain lazy sum.
+    or ``sigma * I + K`` (``I = kronop.IdentityOperator(K.shape)``; scipy's own
+    ``IdentityOperator`` and ``aslinearoperator(scipy.sparse.eye_array(N))`` work
+    on the right of K), ``K.shift(sigma)``, or ``K + KronOperator(diag(d₁), …)``.
 
     Parameters
     ----------
@@ -115,7 +73,7 @@ class KronPlusDiagonal(ScalarAlgebra, StackedMatvec, LinearOperator):
 
     def __init__(self, kron, sigma, diagonals=None) -> None:
         for f in kron._factors:
-            fct.require_square(f, "K + σD")
+            f.require_square("K + σD")
         if np.ndim(sigma) != 0 or not np.issubdtype(np.asarray(sigma).dtype, np.number):
             raise TypeError(
                 f"sigma must be a scalar, got {type(sigma).__name__} of shape "
@@ -137,8 +95,6 @@ class KronPlusDiagonal(ScalarAlgebra, StackedMatvec, LinearOperator):
                         f"diagonal {j} must have shape ({f.shape[0]},), got {dg.shape}"
                     )
         self.diagonals = diagonals
-        from .kron import KronOperator
-
         if diagonals is None:
             self._D = None
         else:
@@ -147,13 +103,14 @@ class KronPlusDiagonal(ScalarAlgebra, StackedMatvec, LinearOperator):
         dtype = np.result_type(kron.dtype, sigma)
         if self._D is not None:
             dtype = np.result_type(dtype, self._D.dtype)
-        super().__init__(dtype=dtype, shape=kron.shape)
-        self._dec: KronEigen | None = None
-        self._offset = 0.0
+        super().__init__(dtype, kron.shape)
 
     def __repr__(self) -> str:
         d = "I" if self.diagonals is None else "D"
         return f"KronPlusDiagonal({self.kron!r} + {self.sigma}·{d})"
+
+    def _args(self) -> tuple:
+        return (self.kron, self.sigma, self._D)
 
     def _scaled(self, alpha) -> KronPlusDiagonal:
         """α(K + σD) = (αK) + (ασ)D, still structured."""
@@ -161,23 +118,20 @@ class KronPlusDiagonal(ScalarAlgebra, StackedMatvec, LinearOperator):
             self.kron._scaled(alpha), alpha * self.sigma, self.diagonals
         )
 
-    def _matmat(self, X):
-        # (N, K), or stacked (..., N, K) on scipy 1.18: KronOperator handles both
-        if sp.issparse(X):
-            X = X.toarray()
-        X = np.asarray(X)
-        Y = self.kron._matmat(X)
-        Z = self.sigma * (X if self._D is None else self._D._matmat(X))
-        if np.result_type(Y, Z) == Y.dtype and Y.flags.writeable:
+    def _apply(self, x: np.ndarray) -> np.ndarray:
+        Y = self.kron._apply(x)
+        Z = x if self._D is None else self._D._apply(x)
+        Z = self.sigma * Z
+        if np.result_type(Y, Z) == Y.dtype:
             Y += Z
             return Y
         return Y + Z
 
-    def _adjoint(self):
+    def _make_adjoint(self):
         diags = None if self.diagonals is None else [np.conj(d) for d in self.diagonals]
-        return KronPlusDiagonal(self.kron.H, self.sigma.conjugate(), diags)
+        return KronPlusDiagonal(self.kron.H, conj_scalar(self.sigma), diags)
 
-    def _transpose(self):
+    def _make_transpose(self):
         return KronPlusDiagonal(self.kron.T, self.sigma, self.diagonals)
 
     def toarray(self) -> np.ndarray:
@@ -196,27 +150,23 @@ class KronPlusDiagonal(ScalarAlgebra, StackedMatvec, LinearOperator):
         every factor is Hermitian). For ``K + σD`` it is the congruence W(Λ+σ)Wᴴ of
         the class notes (not an eigendecomposition of A).
         """
-        if self._dec is None:
-            K = self.kron
-            if self.diagonals is None:
-                base = K.eigh() if K._hermitian() else K.eig()
-                self._dec = base.shift(self.sigma)
-            else:
-                self._dec, self._offset = self._congruence()
-        return self._dec
+        return self.factorization()
 
-    def _congruence(self):
-        from .kron import KronOperator
+    def _factorize(self) -> KronEigen:
+        if self.diagonals is None:
+            return self.kron.eig().shift(self.sigma)
+        return self._congruence()
 
+    def _congruence(self) -> KronEigen:
         K = self.kron
         N = K.shape[0]
         vals, W, Winv = [], [], []
         offset = 0.0
         for j, (f, dg) in enumerate(zip(K._factors, self.diagonals, strict=True)):
-            a = fct.dense_matrix(f, "solve")
-            if not fct.is_hermitian(f):
+            a = f.dense("solve")
+            if not f.is_hermitian():
                 raise ValueError(
-                    f"K + σD needs Hermitian factors; {fct._name(f)} is not Hermitian"
+                    f"K + σD needs Hermitian factors; {f.name} is not Hermitian"
                 )
             if np.iscomplexobj(dg) or not np.all(dg > 0):
                 raise ValueError(
@@ -225,45 +175,70 @@ class KronPlusDiagonal(ScalarAlgebra, StackedMatvec, LinearOperator):
             r = np.sqrt(dg)
             w, U = np.linalg.eigh(a / np.outer(r, r))
             vals.append(w)
-            W.append(fct.as_factor(U / r[:, None], j))  # R⁻¹U: W⁻ᴴ
-            Winv.append(fct.as_factor(U.conj().T / r[None, :], j))  # UᴴR⁻¹: W⁻¹
+            W.append(as_factor(U / r[:, None], j))  # R⁻¹U: W⁻ᴴ
+            Winv.append(as_factor(U.conj().T / r[None, :], j))  # UᴴR⁻¹: W⁻¹
             offset += (N // len(dg)) * float(np.sum(np.log(dg)))
-        dec = KronEigen(
+        return KronEigen(
             KronEigenvalues(vals, "product", self.sigma),
             KronOperator._from_factors(W),
             KronOperator._from_factors(Winv),
             hermitian=True,
             real=K.dtype.kind != "c" and np.isrealobj(self.sigma),
+            dtype=self.dtype,
+            det_offset=(1.0, offset),
         )
-        return dec, offset
 
-    def solve(self, b: ArrayLike) -> np.ndarray:
-        """Solve ``(K + σD) x = b`` for b of shape (N,) or (N, k)."""
-        b = check_rhs(b, self.shape[0])
-        return self.decomposition().solve(b)
-
-    def logdet(self):
-        """log det(K + σD): float, or complex when the determinant is not positive."""
-        ld = self.decomposition().logdet()
-        return ld + self._offset
-
-    def slogdet(self) -> tuple:
-        """``(sign, log|det|)`` as ``numpy.linalg.slogdet``."""
-        sign, logabs = self.decomposition().slogdet()
-        return sign, logabs + self._offset
-
-    def det(self):
-        """The determinant (may overflow to inf)."""
-        sign, logabs = self.slogdet()
-        return sign * math.exp(logabs) if logabs < 709 else sign * np.inf
-
-    def inv(self) -> LinearOperator:
+    def inv(self):
         """The inverse as a lazy operator."""
-        dec = self.decomposition()
-        return dec.apply(lambda w: 1.0 / w)
+        return super().inv()
 
     def eigvals(self, k: int | None = None, which: str = "LA") -> np.ndarray:
         """Eigenvalues of ``K + σI`` (all, or k extreme ones); not offered for K + σD."""
         if self.diagonals is not None:
             raise ValueError("eigvals() is offered for K + σI, not for K + σD")
         return self.decomposition().eigvals(k, which)
+
+
+def _diagonal_factors(op: KronOperator) -> list[np.ndarray] | None:
+    """The factor diagonals if ``op`` is a KronOperator of square diagonal factors."""
+    out = []
+    for f in op._factors:
+        if not f.has_entries or f.along_axis or f.shape[0] != f.shape[1]:
+            return None
+        if f.stored_sparse:
+            coo = f.matrix.tocoo()
+            if coo.nnz and np.any(coo.row != coo.col):
+                return None
+            out.append(np.asarray(f.matrix.diagonal()))
+        else:
+            a = f.matrix
+            d = np.diagonal(a)
+            if np.count_nonzero(a) != np.count_nonzero(d):
+                return None
+            out.append(np.array(d))
+    return out
+
+
+def _square(K: KronOperator) -> bool:
+    return all(f.shape[0] == f.shape[1] for f in K._factors)
+
+
+def _kron_plus_identity(K: KronOperator, eye: _rules.ScaledIdentity):
+    if not _square(K):
+        return NotImplemented
+    return KronPlusDiagonal(K, eye.sigma)
+
+
+def _kron_plus_kron_diagonal(K: KronOperator, D: KronOperator):
+    if not _square(K):
+        return NotImplemented
+    diags = _diagonal_factors(D)
+    if diags is None or len(diags) != len(K._factors):
+        return NotImplemented
+    if any(len(dg) != f.shape[0] for dg, f in zip(diags, K._factors, strict=True)):
+        return NotImplemented
+    return KronPlusDiagonal(K, 1.0, diags)
+
+
+_rules.register_add(KronOperator, _rules.ScaledIdentity, _kron_plus_identity)
+_rules.register_add(KronOperator, KronOperator, _kron_plus_kron_diagonal, priority=10)

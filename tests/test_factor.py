@@ -6,8 +6,14 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, aslinearoperator
 from scipy.sparse.linalg._interface import IdentityOperator
 
-from kronop import KronOperator
-from kronop._factor import DENSE, IDENTITY, LINOP, SPARSE
+from kronop import KronOperator, laplacian
+from kronop._factor import (
+    DenseFactor,
+    IdentityFactor,
+    OperatorFactor,
+    SparseFactor,
+    as_factor,
+)
 
 
 def test_no_factors():
@@ -80,9 +86,16 @@ def test_kinds_and_user_factors_are_kept():
     a = np.arange(6.0).reshape(2, 3)
     s = sp.csr_matrix(np.array([[1.0, 0.0], [2.0, 3.0]]))
     lo = aslinearoperator(np.ones((2, 2)))
-    K = KronOperator(a, s, lo, np.eye(3), IdentityOperator((2, 2), dtype=float))
-    kinds = [f.kind for f in K._factors]
-    assert kinds == [DENSE, SPARSE, LINOP, IDENTITY, IDENTITY]
+    users = (a, s, lo, np.eye(3), IdentityOperator((2, 2), dtype=float))
+    K = KronOperator(*users)
+    kinds = [type(as_factor(u, j)) for j, u in enumerate(users)]
+    assert kinds == [
+        DenseFactor,
+        SparseFactor,
+        OperatorFactor,
+        IdentityFactor,
+        IdentityFactor,
+    ]
     assert K.factors[0] is a
     assert K.factors[1] is s  # the user's sparse object, not an internal CSR copy
     assert K.factors[2] is lo
@@ -99,10 +112,9 @@ def test_nested_kron_is_spliced():
 def test_identity_detection_is_exact():
     near = np.eye(3)
     near[0, 2] = 1e-300
-    K = KronOperator(near)
-    assert K._factors[0].kind == DENSE
-    assert KronOperator(np.eye(3) * 1.0)._factors[0].kind == IDENTITY
-    assert KronOperator(sp.eye_array(3) * 2)._factors[0].kind == SPARSE
+    assert type(as_factor(near, 0)) is DenseFactor
+    assert type(as_factor(np.eye(3) * 1.0, 0)) is IdentityFactor
+    assert type(as_factor(sp.eye_array(3) * 2, 0)) is SparseFactor
     # a sparse identity with an explicit zero stored is still the identity
     s = sp.csr_array(
         (
@@ -113,7 +125,7 @@ def test_identity_detection_is_exact():
         shape=(3, 3),
     )
     assert s.nnz == 4
-    assert KronOperator(s)._factors[0].kind == IDENTITY
+    assert type(as_factor(s, 0)) is IdentityFactor
 
 
 def test_caller_arrays_are_not_modified():
@@ -132,3 +144,54 @@ def test_caller_arrays_are_not_modified():
 def test_list_of_lists_factor():
     K = KronOperator([[1, 2], [3, 4]], [[1.5]])
     np.testing.assert_array_equal(K.toarray(), [[1.5, 3.0], [4.5, 6.0]])
+
+
+def test_banded_detection():
+    T = laplacian(6, bc="neumann").factors[0]
+    c0, terms = as_factor(T, 0).bands()
+    assert c0 == 2.0
+    assert sorted((k, lo, hi, c) for k, lo, hi, c in terms) == [
+        (-1, 1, 6, -1.0),
+        (0, 0, 1, -1.0),
+        (0, 5, 6, -1.0),
+        (1, 0, 5, -1.0),
+    ]
+    dense_band = sp.csr_array(np.triu(np.ones((12, 12))))  # 12 diagonals
+    assert as_factor(dense_band, 0).bands() is None
+    assert as_factor(np.ones((3, 3)), 0).bands() is None
+
+
+def test_non_canonical_sparse_input_is_not_modified():
+    # duplicates and unsorted indices: canonicalising works on a copy
+    data = np.array([1.0, 2.0, 3.0, 4.0])
+    indices = np.array([1, 0, 1, 0])
+    indptr = np.array([0, 3, 4])
+    s = sp.csr_array((data, indices, indptr), shape=(2, 2))
+    keep = (s.data.copy(), s.indices.copy(), s.indptr.copy())
+    f = as_factor(s, 0)
+    np.testing.assert_array_equal(f.toarray(), [[2.0, 4.0], [4.0, 0.0]])
+    for got, want in zip((s.data, s.indices, s.indptr), keep, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_solver_policy_explicit_inverse_or_factors():
+    well = as_factor(np.array([[2.0, 1.0], [1.0, 3.0]]), 0)
+    assert isinstance(well.solver(), DenseFactor)  # κ ≤ 1e6: one GEMM
+    ill = as_factor(np.diag([1.0, 1e-9]) + np.array([[0.0, 1e-12], [1e-12, 0.0]]), 1)
+    solver = ill.solver()
+    assert isinstance(solver, OperatorFactor)  # κ > 1e6: Cholesky/LU solves
+    b = np.array([[1.0], [1.0]])
+    np.testing.assert_allclose(
+        solver.apply_left(solver.as_dtype(np.float64), b),
+        np.linalg.solve(ill.toarray(), b),
+        rtol=1e-12,
+    )
+    assert ill.solver() is solver  # cached on the factor
+
+
+def test_cached_decompositions_are_read_only():
+    f = as_factor(np.array([[2.0, 1.0], [1.0, 3.0]]), 0)
+    e = f.eigen()
+    for arr in (e.values, f.dense("x"), f.svd()[1]):
+        with pytest.raises(ValueError, match="read-only"):
+            arr[0] = 0.0

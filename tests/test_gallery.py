@@ -11,15 +11,22 @@ import scipy.sparse as sp
 from scipy.linalg import LinAlgWarning
 from scipy.sparse.linalg import LaplacianNd
 
-from kronop import gallery
-from kronop.gallery import StencilSpectrum, laplacian
-from kronop.kronsum import KronSum
+from kronop import KronSum, gallery, laplacian
+from kronop.gallery import StencilSpectrum
 
-from .contract import eps, random_array
-from .linalg_contract import rel
+from .factories import eps, random_array, rel
 
 BCS = ("dirichlet", "neumann", "periodic")
 SHAPES = [(1,), (2,), (7,), (1, 3), (4, 3), (2, 2, 1), (3, 4, 5), (2, 3, 2, 3)]
+
+
+def no_dense_eigensolver(monkeypatch):
+    def boom(*args, **kwargs):
+        raise AssertionError("called a dense eigensolver")
+
+    for name in ("eig", "eigh"):
+        monkeypatch.setattr(np.linalg, name, boom)
+        monkeypatch.setattr(sla, name, boom)
 
 
 @pytest.fixture
@@ -72,6 +79,21 @@ def test_dtype(dtype):
     assert L.solve(x).dtype == np.dtype(dtype)
 
 
+def _exact_values(bc, n):
+    """The 1-D eigenvalues in extended precision (sorted), from the closed forms."""
+    if n == 1:
+        return np.array([2.0 if bc == "dirichlet" else 1.0])
+    k = np.arange(n, dtype=np.longdouble)
+    pi = np.longdouble(np.pi)
+    if bc == "dirichlet":
+        w = 4 * np.sin(pi * (k + 1) / (2 * (n + 1))) ** 2
+    elif bc == "neumann":
+        w = 4 * np.sin(pi * k / (2 * n)) ** 2
+    else:
+        w = 4 * np.sin(pi * k / n) ** 2
+    return np.sort(w)
+
+
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 8, 9, 16])
 @pytest.mark.parametrize("bc", BCS)
 def test_analytic_eigenpairs_exact_to_rounding(bc, n):
@@ -79,7 +101,12 @@ def test_analytic_eigenpairs_exact_to_rounding(bc, n):
     spec = StencilSpectrum(bc, n, 1.0, np.float64)
     w, V = spec.values, spec.vectors()
     e = np.finfo(float).eps
-    np.testing.assert_allclose(np.sort(w), np.linalg.eigvalsh(T), rtol=0, atol=8 * e)
+    # exact to rounding: against the closed forms in extended precision
+    np.testing.assert_allclose(np.sort(w), _exact_values(bc, n), rtol=0, atol=4 * e)
+    # and against LAPACK, within eigvalsh's own backward error (c·n·ε·‖T‖)
+    np.testing.assert_allclose(
+        np.sort(w), np.linalg.eigvalsh(T), rtol=0, atol=4 * n * e * 4
+    )
     np.testing.assert_allclose(V.T @ V, np.eye(n), rtol=0, atol=4 * n * e)
     np.testing.assert_allclose(T @ V, V * w, rtol=0, atol=8 * n * e)
     if bc != "periodic" or n == 1:
@@ -91,16 +118,22 @@ def test_analytic_eigenpairs_exact_to_rounding(bc, n):
 @pytest.mark.parametrize("n", [1, 2, 5, 6, 9])
 @pytest.mark.parametrize("bc", BCS)
 @pytest.mark.parametrize("complex_", [False, True])
+@pytest.mark.usefixtures("all_transforms")
 def test_fast_transforms_apply_the_same_basis(bc, n, complex_):
     rng = np.random.default_rng(n)
-    spec = StencilSpectrum(bc, n, 1.0, np.float64)
-    V = spec.vectors()
-    x = random_array(rng, (3, n, 4), np.complex128 if complex_ else np.float64)
-    want_f = np.einsum("ik,aib->akb", V, x)  # Vᵀ along axis 1
-    want_b = np.einsum("ik,akb->aib", V, x)  # V along axis 1
-    np.testing.assert_allclose(spec.forward(x, 1), want_f, atol=20 * n * 1e-16)
-    np.testing.assert_allclose(spec.backward(x, 1), want_b, atol=20 * n * 1e-16)
-    np.testing.assert_allclose(spec.backward(spec.forward(x, 1), 1), x, atol=1e-14)
+    V = StencilSpectrum(bc, n, 1.0, np.float64).vectors()
+    L = laplacian(n, bc=bc)
+    dec = L.eigh()
+    if n > 1:  # the eigenvector factor is the transform, not a dense matrix
+        assert {"dirichlet": "dst1", "neumann": "idct2", "periodic": "irfft"}[
+            bc
+        ] in repr(dec.vectors)
+    x = random_array(rng, (n, 4), np.complex128 if complex_ else np.float64)
+    np.testing.assert_allclose(dec.vectors @ x, V @ x, atol=20 * n * 1e-16)
+    np.testing.assert_allclose(dec.vectors.H @ x, V.T @ x, atol=20 * n * 1e-16)
+    np.testing.assert_allclose(dec.vectors.T @ x, V.T @ x, atol=20 * n * 1e-16)
+    np.testing.assert_allclose(dec.vectors @ (dec.vectors.H @ x), x, atol=1e-14)
+    np.testing.assert_allclose(dec.vectors.toarray(), V, atol=20 * n * 1e-16)
 
 
 @pytest.mark.parametrize("bc", [*BCS, ("periodic", "dirichlet", "neumann")], ids=str)
@@ -112,9 +145,9 @@ def test_transform_and_gemm_solves_agree(bc, dtype, monkeypatch):
     for key in gallery.FAST_TRANSFORM_MIN_SIZE:
         monkeypatch.setitem(gallery.FAST_TRANSFORM_MIN_SIZE, key, 1)
     L_fft = laplacian(shape, bc=bc, spacing=hs, dtype=dtype)
-    basis = L_fft._spectral()[0]
-    assert basis[0] is None
-    assert len(basis[2]) == 3
+    described = repr(L_fft.eigh().vectors)
+    assert "dense" not in described
+    assert described.count("×") == 3  # three transform factors
     b = random_array(rng, (L_gemm.shape[0], 2), dtype)
     b -= b.mean(axis=0)
     dense = L_gemm.toarray().astype(np.complex128)
@@ -129,9 +162,9 @@ def test_transform_and_gemm_solves_agree(bc, dtype, monkeypatch):
 def test_mixed_transform_and_gemm_axes(monkeypatch):
     monkeypatch.setitem(gallery.FAST_TRANSFORM_MIN_SIZE, "neumann", 1)
     L = laplacian((5, 6, 4), bc=("dirichlet", "neumann", "periodic"))
-    fwd, _, transforms = L._spectral()[0]
-    assert [j for j, _ in transforms] == [1]
-    assert fwd is not None
+    described = repr(L.eigh().vectors)
+    assert described.count("idct2") == 1
+    assert described.count("dense") == 2
     b = np.random.default_rng(2).standard_normal(L.shape[0])
     np.testing.assert_allclose(L @ L.solve(b), b, atol=1e-12)
 
@@ -185,13 +218,7 @@ def test_eigvals_match_laplaciannd():
 
 
 def test_logdet_and_spectrum_without_eigh(monkeypatch):
-    import kronop._factor as fct
-
-    def boom(*args, **kwargs):
-        raise AssertionError("called a dense eigensolver")
-
-    monkeypatch.setattr(fct, "eigh", boom)
-    monkeypatch.setattr(fct, "eig", boom)
+    no_dense_eigensolver(monkeypatch)
     L = laplacian((30, 20, 10), spacing=(0.1, 0.2, 0.3))
     n = (30, 20, 10)
     h2 = (0.01, 0.04, 0.09)
@@ -206,12 +233,17 @@ def test_logdet_and_spectrum_without_eigh(monkeypatch):
     assert np.linalg.norm(L @ L.solve(b) - b) <= 1e-10 * math.sqrt(L.shape[0])
 
 
-def test_structure_keeps_analytic_spectra():
+def test_structure_keeps_analytic_spectra(monkeypatch):
     L = laplacian((4, 5), bc=("periodic", "dirichlet"))
-    for T in (L.T, L.H, 3 * L, L.shift(2.0), L.conj()):
-        assert all(s is not None for s in T._spectra)
-    Z = (2 + 1j) * L  # normal, not Hermitian: still diagonalized analytically
-    assert not Z._hermitian()
+    derived = (L.T, L.H, 3 * L, L.shift(2.0), L.conj(), (2 + 1j) * L)
+    no_dense_eigensolver(monkeypatch)
+    b = np.random.default_rng(4).standard_normal(20) + 0j
+    b -= b.mean()
+    for T in derived:
+        np.testing.assert_allclose(T @ T.solve(b), b, atol=1e-12)
+    monkeypatch.undo()
+    Z = derived[-1]  # normal, not Hermitian: still diagonalized analytically
+    assert not np.allclose(Z.toarray(), Z.toarray().conj().T)
     b = np.random.default_rng(4).standard_normal(20) + 0j
     b -= b.mean()
     x = Z.solve(b)

@@ -14,7 +14,7 @@ from scipy.sparse.linalg import LinearOperator, aslinearoperator
 import kronop
 from kronop import KronOperator, kron, unvec, vec
 
-from .contract import check_close, hi, random_array
+from .factories import check_close, hi, random_array
 
 
 # ------------------------------------------------------------------- algebra

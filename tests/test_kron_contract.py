@@ -1,15 +1,9 @@
 """KronOperator passes the shared operator contract on every kind of factor."""
 
-from functools import reduce
-
-import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.linalg import aslinearoperator
-from scipy.sparse.linalg._interface import IdentityOperator
-
 from kronop import KronOperator
 
-from .contract import OperatorContract, hi, random_array
+from .contract.operator import OperatorContract
+from .factories import kron_dense, make_factor
 
 # (name, list of factor specs); a spec is (m, n, kind)
 CASES = {
@@ -29,41 +23,13 @@ CASES = {
 }
 
 
-def make_factor(m, n, kind, dtype, rng):
-    """Return (factor, dense) for one spec."""
-    a = random_array(rng, (m, n), dtype)
-    if kind == "dense":
-        return a, a
-    if kind == "csr":
-        s = sp.random_array((m, n), density=0.6, rng=rng, format="csr").astype(dtype)
-        return s, s.toarray()
-    if kind == "csc_matrix":
-        s = sp.csc_matrix(sp.random_array((m, n), density=0.6, rng=rng)).astype(dtype)
-        return s, s.toarray()
-    if kind == "coo":
-        s = sp.coo_array(a * (rng.random((m, n)) < 0.5))
-        return s, s.toarray()
-    if kind == "linop":
-        return aslinearoperator(a), a
-    if kind == "identity":
-        return np.eye(m, dtype=dtype), np.eye(m)
-    if kind == "identity_op":
-        return IdentityOperator((m, m), dtype=dtype), np.eye(m)
-    if kind == "nested":
-        b = random_array(rng, (2, 1), dtype)
-        c = random_array(rng, (m, n), dtype)
-        return KronOperator(b, c), np.kron(b, c)
-    raise AssertionError(kind)
-
-
 class TestKronOperatorContract(OperatorContract):
     cases = tuple(CASES)
 
     def build(self, case, dtype, rng):
         made = [make_factor(m, n, kind, dtype, rng) for m, n, kind in CASES[case]]
         op = KronOperator(*(f for f, _ in made))
-        dense = reduce(np.kron, [hi(d) for _, d in made])
-        return op, dense
+        return op, kron_dense([d for _, d in made])
 
     def inner_size(self, op):
-        return int(sum(f.shape[1] for f in op._factors) + 1)
+        return int(sum(f.shape[1] for f in op.factors) + 1)

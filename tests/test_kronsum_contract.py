@@ -1,88 +1,13 @@
 """KronSum passes the shared operator contract on every kind of factor, d = 1…4."""
 
-from functools import reduce
-
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import aslinearoperator
-from scipy.sparse.linalg._interface import IdentityOperator
+from scipy.sparse.linalg._interface import IdentityOperator as ScipyIdentity
 
-from kronop.gallery import laplacian
-from kronop.kronsum import KronSum
+from kronop import IdentityOperator, KronSum, laplacian
 
-from .contract import OperatorContract, hi, random_array
-
-
-def make_square(n, kind, dtype, rng):
-    """Return (factor, dense) for one square factor spec."""
-    if kind == "dense":
-        a = random_array(rng, (n, n), dtype)
-        return a, a
-    if kind == "band-const":
-        # constant diagonals with boundary runs: scalar stencil terms
-        main = np.full(n, 2.0)
-        main[0] = main[-1] = 1.0
-        a = sp.diags_array(
-            [np.full(n - 1, -1.5), main, np.full(n - 1, 0.5)],
-            offsets=[-1, 0, 1],
-            format="csr",
-        ).astype(dtype)
-        return a, a.toarray()
-    if kind == "band-vec":
-        # random values on five diagonals: vector stencil terms
-        diags = [random_array(rng, n - abs(k), dtype) for k in (-2, -1, 0, 1, 2)]
-        a = sp.diags_array(diags, offsets=[-2, -1, 0, 1, 2], format="csr")
-        return a, a.toarray()
-    if kind == "band-periodic":
-        a = sp.diags_array(
-            [
-                [-1.0],
-                np.full(n - 1, -1.0),
-                np.full(n, 2.0),
-                np.full(n - 1, -1.0),
-                [-1.0],
-            ],
-            offsets=[-(n - 1), -1, 0, 1, n - 1],
-            format="csr",
-        ).astype(dtype)
-        return a, a.toarray()
-    if kind == "sparse-general":
-        a = sp.random_array((n, n), density=0.7, rng=rng, format="csr").astype(dtype)
-        a = sp.csr_array(
-            a
-            + sp.csr_array(
-                random_array(rng, (n, 1), dtype)
-                * (np.arange(n)[None, :] == (n - 1 - np.arange(n))[:, None])
-            )
-        )
-        return a, a.toarray()
-    if kind == "csc_matrix":
-        a = sp.csc_matrix(sp.random_array((n, n), density=0.6, rng=rng)).astype(dtype)
-        return a, a.toarray()
-    if kind == "linop":
-        a = random_array(rng, (n, n), dtype)
-        return aslinearoperator(a), a
-    if kind == "identity":
-        return np.eye(n, dtype=dtype), np.eye(n)
-    if kind == "identity_op":
-        return IdentityOperator((n, n), dtype=dtype), np.eye(n)
-    raise AssertionError(kind)
-
-
-def ksum_dense(denses, masses=None, shift=0.0):
-    """Σⱼ kron(M₁, …, Aⱼ, …, M_d) + shift·kron(M…), in high precision."""
-    d = len(denses)
-    if masses is None:
-        masses = [np.eye(a.shape[0]) for a in denses]
-    out = 0
-    for j in range(d):
-        mats = [hi(m) for m in masses]
-        mats[j] = hi(denses[j])
-        out = out + reduce(np.kron, mats)
-    if shift != 0:
-        out = out + shift * reduce(np.kron, [hi(m) for m in masses])
-    return out
-
+from .contract.operator import OperatorContract
+from .factories import ksum_dense, make_square, random_array
 
 CASES = {
     "d1": [(4, "dense")],
@@ -108,6 +33,7 @@ class TestKronSumContract(OperatorContract):
     cases = (
         *CASES,
         "shifted",
+        "shifted-left",
         "shift-method",
         "scaled",
         "nested",
@@ -120,14 +46,15 @@ class TestKronSumContract(OperatorContract):
         if case in CASES:
             made = [make_square(n, kind, dtype, rng) for n, kind in CASES[case]]
             return KronSum(*(f for f, _ in made)), ksum_dense([d for _, d in made])
-        if case in ("shifted", "shift-method"):
+        if case in ("shifted", "shifted-left", "shift-method"):
             made = [make_square(n, k, dtype, rng) for n, k in CASES["d3-banded"]]
             S = KronSum(*(f for f, _ in made))
-            op = (
-                S + 0.7 * IdentityOperator(S.shape, dtype=dtype)
-                if case == "shifted"
-                else S.shift(0.7)
-            )
+            if case == "shifted":  # scipy's identity, on the right
+                op = S + 0.7 * ScipyIdentity(S.shape, dtype=dtype)
+            elif case == "shifted-left":  # kronop's identity, on the left
+                op = 0.7 * IdentityOperator(S.shape, dtype=dtype) + S
+            else:
+                op = S.shift(0.7)
             assert isinstance(op, KronSum)
             return op, ksum_dense([d for _, d in made], shift=0.7)
         if case == "scaled":

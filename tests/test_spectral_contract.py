@@ -7,7 +7,8 @@ import scipy.linalg as sla
 
 from kronop import IdentityOperator, KronOperator
 
-from .contract import OperatorContract, hi, random_array
+from .contract.operator import OperatorContract
+from .factories import hi, random_array
 
 
 def _hpd(rng, n, dtype):

@@ -7,10 +7,12 @@ import scipy.sparse as sp
 
 from kronop.sylvester import solve_lyapunov, solve_sylvester, solve_tensor_sylvester
 
-from .contract import eps, hi, random_array
-from .linalg_contract import rel
-from .test_kron_linalg import hpd
-from .test_kronsum_linalg import jordan, kronsum_dense
+from .factories import eps, hi, hpd, jordan, ksum_dense, random_array, rel
+
+
+def kronsum_dense(denses, shift=0.0):
+    return ksum_dense(denses, shift=shift)
+
 
 DTYPES = [np.float64, np.complex128, np.float32]
 

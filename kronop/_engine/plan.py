@@ -1,18 +1,21 @@
-"""The one numeric engine: apply matrix-likes along the axes of a C-ordered tensor.
+"""Planning the engine's work: no arrays, only shapes, costs and layouts.
 
-Everything in kronop ends here. A Kronecker product A₁⊗…⊗A_d acting on a block of
-right-hand sides is a chain of *mode products*: view the input as a C-ordered tensor
-``(B, n₁, …, n_d, K)`` (B: stacked batch, K: right-hand sides) and apply each factor
-along its own axis. This module
+A Kronecker product A₁⊗…⊗A_d acting on a block of right-hand sides is a chain of
+*mode products*: view the input as a C-ordered tensor ``(B, n₁, …, n_d, K)`` (B:
+stacked batch, K: right-hand sides) and apply each factor along its own axis. This
+module
 
 * plans the order of the chain (:func:`flop_optimal_order`, provably optimal in the
   flop model of DESIGN.md §5),
 * chooses, for every step, how to lay the tensor out so the step is one large BLAS
-  call on a strided view (:func:`plan_chain`), and
-* runs the chain through at most two reusable work buffers (:func:`run_chain`).
+  call on a strided view (:func:`plan_chain`),
+* decides when to run the chain slice by slice in cache (:func:`plan_split`), and
+* compiles a sum of banded single-axis products into few array passes
+  (:func:`plan_stencil`).
 
-The engine knows nothing about operators: it sees :class:`~kronop._factor.Factor`
-objects and arrays.
+It is backend-free: the kernels that run the plans live beside it
+(:mod:`kronop._engine.numpy_kernels`). It reads only the factors' shapes, costs and
+capability flags.
 
 How a step is done. Let the current tensor be C-ordered with its axes in some order
 (the *layout*), and the axis to contract at position p with L elements before it and
@@ -28,6 +31,7 @@ name                  call                             layout afterwards
 ``back_keep`` (R=1)   ``X(L,n) @ F.T`` → (L,m)         unchanged
 ``mid_keep``          ``F @ X(L,n,R)``, L GEMMs        unchanged
 ``mid_front``         copy to (n,L,R), then one GEMM   axis moves to the front
+``along``             a fast transform along the axis  unchanged
 ====================  ===============================  ==========================
 
 ``front_keep`` and ``back_rot`` write a short-and-wide result and run closest to the
@@ -35,30 +39,38 @@ DGEMM peak on OpenBLAS (measured 70–77 GF/s against 38–52 for the other two 
 n = 100, peak 100), so the planner prefers chains of them: applying the factors from
 the last axis to the first with ``back_rot`` rotates the tensor back into natural
 order without a single copy. A middle axis costs either a batched matmul or one
-transposing copy; the planner estimates both and takes the cheaper.
+transposing copy; the planner estimates both and takes the cheaper. Sparse and
+operator factors multiply only from the left, so they use ``front_keep``,
+``back_rot`` or ``mid_front``; a fast transform works along any axis in place.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import dataclass
 
 import numpy as np
 
-from ._factor import DENSE, IDENTITY, LINOP, Factor
+from .._factor import Factor
 
 __all__ = [
-    "Workspace",
+    "BATCH",
+    "RHS",
+    "Plan",
+    "SplitPlan",
+    "StencilPlan",
+    "StencilTerm",
+    "Step",
     "brute_force_order",
     "chain_flops",
     "flop_optimal_order",
     "plan_chain",
-    "run_chain",
+    "plan_split",
+    "plan_stencil",
 ]
 
 # Axis ids in a layout: factor axes are 0..d-1; the two batch axes are negative.
-_BATCH, _RHS = -1, -2
+BATCH, RHS = -1, -2
 
 # Relative speed of each step form (fraction of the speed of ``front_keep``),
 # measured with numpy 2.4 / OpenBLAS (SkylakeX and Haswell kernels) on the project
@@ -110,7 +122,7 @@ def flop_optimal_order(factors: list[Factor]) -> list[list[int]]:
     optimal; orders that differ only within ties cost the same. Shrinking factors
     (r < 1) come first, cheapest per unit of shrinkage first; growing ones last.
     """
-    active = [j for j, f in enumerate(factors) if f.kind != IDENTITY]
+    active = [j for j, f in enumerate(factors) if not f.is_identity]
     keyed = sorted(active, key=lambda j: -_key(factors[j]))
     groups: list[list[int]] = []
     for j in keyed:
@@ -143,7 +155,7 @@ def brute_force_order(factors: list[Factor]) -> tuple[float, list[int]]:
     """Cheapest order by trying every permutation (for tests; d ≤ 7)."""
     from itertools import permutations
 
-    active = [j for j, f in enumerate(factors) if f.kind != IDENTITY]
+    active = [j for j, f in enumerate(factors) if not f.is_identity]
     best = (math.inf, active)
     for perm in permutations(active):
         c = chain_flops(factors, list(perm))
@@ -179,7 +191,9 @@ class Plan:
 
 
 def _options(f: Factor, L: int, R: int) -> list[str]:
-    if f.kind == DENSE:
+    if f.along_axis:
+        return ["along"]
+    if f.gemm:
         if L == 1 and R == 1:
             return ["front_keep"]
         if L == 1:
@@ -196,7 +210,7 @@ def _options(f: Factor, L: int, R: int) -> list[str]:
 
 
 def _after(layout: tuple[int, ...], j: int, op: str) -> tuple[int, ...]:
-    if op in ("front_keep", "back_keep", "mid_keep"):
+    if op in ("front_keep", "back_keep", "mid_keep", "along"):
         return layout
     rest = tuple(a for a in layout if a != j)
     if op in ("back_rot", "mid_front"):
@@ -209,7 +223,12 @@ def _seconds(
 ) -> float:
     """Rough time of one step: flops at the form's speed, plus per-call overhead."""
     size = L * n * R
-    if f.kind != DENSE:
+    if f.along_axis:
+        # an FFT-based transform: a few passes over memory plus its flops
+        return 3 * (size + L * m * R) * itemsize / _COPY_BW + f.cost * size / (
+            _PEAK_FLOPS * 0.1
+        )
+    if not f.gemm:
         # sparse/operator products are memory-bound: read input, write output
         t = (size + L * m * R) * itemsize / _COPY_BW
         if op == "mid_front":
@@ -263,10 +282,10 @@ def plan_chain(
     """
     d = len(factors)
     if input_layout == "C":
-        layout0 = (_BATCH, *range(d), _RHS)
+        layout0 = (BATCH, *range(d), RHS)
     else:
-        layout0 = (_RHS, _BATCH, *range(d))
-    base = {_BATCH: batch, _RHS: rhs}
+        layout0 = (RHS, BATCH, *range(d))
+    base = {BATCH: batch, RHS: rhs}
     groups = tuple(tuple(g) for g in flop_optimal_order(factors))
     done_after = []  # factor axes applied before each group
     acc: tuple[int, ...] = ()
@@ -375,153 +394,6 @@ def plan_chain(
 
 
 # ---------------------------------------------------------------------------
-# Work buffers
-# ---------------------------------------------------------------------------
-class Workspace:
-    """Two work buffers per dtype, kept alive across calls.
-
-    Fresh memory is slow on the project machine (page faults on every touch of a
-    new allocation), so an operator keeps its intermediates between products.
-    The buffers are guarded by a lock; a concurrent caller that finds them busy
-    gets temporary arrays instead of waiting.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._buffers: dict[np.dtype, list[np.ndarray]] = {}
-
-    def acquire(
-        self, dtype: np.dtype, size: int, count: int = 2
-    ) -> list[np.ndarray] | None:
-        """Return ``count`` flat arrays of ≥ ``size`` elements, or None if busy."""
-        if not self._lock.acquire(blocking=False):
-            return None
-        bufs = self._buffers.get(dtype)
-        if bufs is None or bufs[0].size < size or len(bufs) != count:
-            bufs = [np.empty(size, dtype) for _ in range(count)]
-            self._buffers[dtype] = bufs
-        return bufs
-
-    def release(self) -> None:
-        """Hand the buffers back."""
-        self._lock.release()
-
-    def clear(self) -> None:
-        """Drop the buffers (memory is given back to the allocator)."""
-        with self._lock:
-            self._buffers.clear()
-
-
-# ---------------------------------------------------------------------------
-# Execution
-# ---------------------------------------------------------------------------
-def _apply(
-    step: Step,
-    f: Factor,
-    mat,
-    x: np.ndarray,
-    out: np.ndarray | None,
-    scratch: np.ndarray | None,
-    dtype: np.dtype,
-) -> np.ndarray:
-    """Run one step: read ``x`` (flat, C-ordered), write ``out`` (flat) if given.
-
-    Dense factors write into ``out``; sparse and operator factors return what
-    their own product allocates (cast to ``dtype``).
-    """
-    L, n, R, m = step.L, step.n, step.R, step.m
-    op = step.op
-    if f.kind == DENSE:
-        if op == "front_keep":
-            a, b, shape = mat, x.reshape(n, R), (m, R)
-        elif op == "back_rot":
-            a, b, shape = mat, x.reshape(L, n).T, (m, L)
-        elif op == "front_rot":
-            a, b, shape = x.reshape(n, R).T, mat.T, (R, m)
-        elif op == "back_keep":
-            a, b, shape = x.reshape(L, n), mat.T, (L, m)
-        elif op == "mid_keep":
-            a, b, shape = mat, x.reshape(L, n, R), (L, m, R)
-        else:  # mid_front
-            t = scratch[: L * n * R].reshape(n, L, R)
-            np.copyto(t, x.reshape(L, n, R).transpose(1, 0, 2))
-            a, b, shape = mat, t.reshape(n, L * R), (m, L * R)
-        if out is None:
-            return np.matmul(a, b).reshape(-1)
-        return np.matmul(a, b, out=out[: math.prod(shape)].reshape(shape)).reshape(-1)
-
-    # sparse or LinearOperator: F @ (n, ·) and take what comes back
-    if op == "front_keep":
-        rhs = x.reshape(n, R)
-    elif op == "back_rot":
-        rhs = x.reshape(L, n).T
-    else:  # mid_front
-        t = scratch[: L * n * R].reshape(n, L, R)
-        np.copyto(t, x.reshape(L, n, R).transpose(1, 0, 2))
-        rhs = t.reshape(n, L * R)
-    y = mat.matmat(rhs) if f.kind == LINOP else mat @ rhs
-    return np.ascontiguousarray(y, dtype=dtype).reshape(-1)
-
-
-def run_chain(
-    factors: list[Factor],
-    plan: Plan,
-    x: np.ndarray,
-    dtype: np.dtype,
-    workspace: Workspace | None,
-    out: np.ndarray | None = None,
-) -> np.ndarray:
-    """Apply the planned chain to the flat, C-ordered input ``x`` (never modified).
-
-    Returns the final tensor as a flat array whose layout is ``plan.layout``.
-    The result never aliases a work buffer. With ``out`` (flat, the right size)
-    and ``plan.direct_output``, the last dense step writes into ``out``.
-    """
-    steps = plan.steps
-    if not steps:
-        return np.array(x, dtype=dtype, copy=True).reshape(-1)
-    bufs = workspace.acquire(dtype, plan.max_size) if workspace is not None else None
-    owned = bufs is not None
-    if bufs is None:
-        bufs = [np.empty(plan.max_size, dtype), np.empty(plan.max_size, dtype)]
-    try:
-        cur = x.reshape(-1)
-        holder = None  # index of the buffer that holds `cur`, if any
-        last = len(steps) - 1
-        for i, step in enumerate(steps):
-            f = factors[step.j]
-            mat = f.as_dtype(dtype)
-            free = 1 if holder == 0 else 0
-            needs_scratch = step.op == "mid_front"
-            if i == last and plan.direct_output:
-                dest = out  # straight into the result (fresh when None)
-                scratch = bufs[free] if needs_scratch else None
-            else:
-                if needs_scratch:
-                    # the copy goes in the free buffer, the product into the
-                    # buffer that held the input (the input is read by then)
-                    scratch = bufs[free]
-                    out_idx = holder if holder is not None else 1 - free
-                else:
-                    scratch = None
-                    out_idx = free
-                dest = bufs[out_idx]
-            y = _apply(step, f, mat, cur, dest, scratch, dtype)
-            holder = (
-                out_idx
-                if dest is not None and dest is not out and np.may_share_memory(y, dest)
-                else None
-            )
-            cur = y
-        if holder is not None:
-            cur = cur.copy()
-        return cur
-    finally:
-        if owned:
-            workspace.release()
-
-
-# ---------------------------------------------------------------------------
 # Slice-by-slice execution for tensors larger than the cache
 # ---------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -557,7 +429,7 @@ def plan_split(factors: list[Factor], rhs: int, itemsize: int) -> SplitPlan | No
     cache while a slice is not, and applying factor 0 last is flop-optimal.
     """
     d = len(factors)
-    if d < 3 or any(f.kind != DENSE for f in factors):
+    if d < 3 or not all(f.gemm for f in factors):
         return None
     if max(max(f.shape) for f in factors) > SPLIT_MAX_N:
         return None  # large factors are compute-bound: passes cost little
@@ -578,116 +450,6 @@ def plan_split(factors: list[Factor], rhs: int, itemsize: int) -> SplitPlan | No
         return None
     inner = plan_chain(list(factors[1:]), 1, rhs, "C", itemsize)
     return SplitPlan(inner, n0, m0, inner_in, inner_out)
-
-
-def run_split(
-    factors: list[Factor],
-    split: SplitPlan,
-    x: np.ndarray,
-    dtype: np.dtype,
-    workspace: Workspace,
-    inner_workspace: Workspace,
-) -> np.ndarray:
-    """Run a :class:`SplitPlan` on the flat C-ordered ``x``; natural-order result."""
-    inner = split.inner
-    big = split.n0 * split.slice_out
-    bufs = workspace.acquire(dtype, big, count=1)
-    owned = bufs is not None
-    T = bufs[0][:big] if owned else np.empty(big, dtype)
-    try:
-        natural = (*range(len(factors) - 1), _RHS)
-        perm = [inner.layout.index(a) for a in (_BATCH, *natural)]
-        shape = tuple(inner.sizes[p] for p in perm)
-        direct = [
-            a for a, n in zip(inner.layout, inner.sizes, strict=True) if n > 1
-        ] == [a for a, n in zip((_BATCH, *natural), shape, strict=True) if n > 1]
-        for i in range(split.n0):
-            xi = x[i * split.slice_in : (i + 1) * split.slice_in]
-            dest = T[i * split.slice_out : (i + 1) * split.slice_out]
-            y = run_chain(
-                factors[1:],
-                inner,
-                xi,
-                dtype,
-                inner_workspace,
-                out=dest if direct else None,
-            )
-            if not (direct and np.may_share_memory(y, dest)):
-                # put the slice in natural order (in cache: cheap)
-                view = y.reshape(inner.sizes).transpose(perm)
-                np.copyto(dest.reshape(shape), view)
-        f0 = factors[0]
-        mat = f0.as_dtype(dtype)
-        return np.matmul(mat, T.reshape(split.n0, split.slice_out)).reshape(-1)
-    finally:
-        if owned:
-            workspace.release()
-
-
-# ---------------------------------------------------------------------------
-# Sums of single-axis products (the Kronecker sum's engine)
-# ---------------------------------------------------------------------------
-#: a dense factor is multiplied as a batch of L small GEMMs when the trailing
-#: extent R is at least this; below it one transposing copy and one GEMM win
-_BATCHED_MIN_R = 8
-
-
-def add_mode_product(
-    f: Factor,
-    mat,
-    x3: np.ndarray,
-    y3: np.ndarray,
-    bufs: list[np.ndarray],
-    accumulate: bool,
-) -> None:
-    """``y3 (+)= x3 ×₁ F``: apply one square factor along the middle axis.
-
-    ``x3`` and ``y3`` are C-ordered views of shape ``(L, n, R)`` (the tensor axes
-    before, at and after the factor's axis). With ``accumulate`` the product is
-    added to ``y3``, otherwise it overwrites it. ``bufs`` are two flat scratch
-    arrays of at least ``L·n·R`` elements in ``y3``'s dtype (contents are
-    clobbered). ``mat`` is the factor's applied form in that dtype (ndarray, CSR
-    array or ``LinearOperator``).
-    """
-    L, n, R = x3.shape
-    size = L * n * R
-    dtype = y3.dtype
-    if f.kind == DENSE and (L == 1 or R == 1 or R >= _BATCHED_MIN_R):
-        if L == 1:
-            a, b, shape = mat, x3[0], (n, R)
-            dest = y3[0]
-        elif R == 1:
-            a, b, shape = x3[:, :, 0], mat.T, (L, n)
-            dest = y3[:, :, 0]
-        else:
-            a, b, shape = mat, x3, (L, n, R)
-            dest = y3
-        if accumulate:
-            out = bufs[0][:size].reshape(shape)
-            np.matmul(a, b, out=out)
-            np.add(dest, out, out=dest)
-        else:
-            np.matmul(a, b, out=dest)
-        return
-    # (n, L·R) layout: one GEMM / sparse product on a transposed copy
-    if L == 1:
-        rhs = x3[0]
-    else:
-        t = bufs[0][:size].reshape(n, L, R)
-        np.copyto(t, x3.transpose(1, 0, 2))
-        rhs = t.reshape(n, L * R)
-    if f.kind == DENSE:
-        prod = bufs[1][:size].reshape(n, L * R)
-        np.matmul(mat, rhs, out=prod)
-    elif f.kind == LINOP:
-        prod = np.asarray(mat.matmat(rhs))
-    else:
-        prod = np.asarray(mat @ rhs)
-    src = prod.reshape(1, n, R) if L == 1 else prod.reshape(n, L, R).transpose(1, 0, 2)
-    if accumulate:
-        np.add(y3, src, out=y3)
-    else:
-        np.copyto(y3, src, casting="unsafe" if prod.dtype != dtype else "same_kind")
 
 
 @dataclass(frozen=True)
@@ -767,118 +529,29 @@ def plan_stencil(c0, terms: list[StencilTerm]) -> StencilPlan:
     return StencilPlan(tuple(ops), bool(vector), {})
 
 
-#: tensors larger than this (bytes, one array) are swept in slabs along the first
-#: factor axis so that x, y and the scratch slab stay in cache between the passes
-STENCIL_BLOCK_ABOVE = 6 << 20
-#: target bytes of one slab of one array
-STENCIL_SLAB_BYTES = 1 << 20
+def plan_sum(factors: list[Factor], shift, dtype: np.dtype):
+    """Plan a Kronecker sum ``shift·I + Σⱼ (I⊗…⊗Aⱼ⊗…⊗I)``.
 
-
-def _term_slices(t: StencilTerm, ndim: int, ax: int, lo: int, hi: int):
-    sy = [slice(None)] * ndim
-    sx = [slice(None)] * ndim
-    sy[ax] = slice(lo, hi)
-    sx[ax] = slice(lo + t.offset, hi + t.offset)
-    return tuple(sy), tuple(sx)
-
-
-def _coef_view(coef: np.ndarray, start: int, stop: int, trailing: int) -> np.ndarray:
-    return coef[start:stop].reshape(-1, *([1] * trailing))
-
-
-def _prepare(plan: StencilPlan, ndim: int, shift: int, rows):
-    """The plan's ops with their index tuples, for arrays of ``ndim`` dimensions.
-
-    Returns a tuple of ``(kind, a, b, c)``: ``("init"|"scale", s, _, _)``,
-    ``("add", ys, xs, sign)`` or ``("axpy", ys, xs, coef)``, where ``ys``/``xs``
-    index the whole arrays (the slab's rows included).
+    Returns ``(stencil, others)``: the compiled :class:`StencilPlan` of every
+    banded factor, identity and the shift (None when there is none), and the axes
+    whose factors are applied as mode products (dense, other sparse, operators).
     """
-    key = (ndim, shift, rows)
-    got = plan.prepared.get(key)
-    if got is not None:
-        return got
-    out = []
-    s0, s1 = rows if rows is not None else (None, None)
-    for op in plan.ops:
-        kind = op[0]
-        if kind in ("init", "scale"):
-            out.append((kind, op[1], None, None))
+    c0 = shift
+    terms = []
+    others = []
+    for j, f in enumerate(factors):
+        if f.is_identity:
+            c0 = c0 + 1
             continue
-        term = op[1]
-        ax = term.axis + shift
-        lo, hi = term.lo, term.hi
-        if rows is not None and ax == 0:
-            lo, hi = max(lo, s0), min(hi, s1)
-            if lo >= hi:
-                continue
-        ys, xs = _term_slices(term, ndim, ax, lo, hi)
-        if rows is not None and ax != 0:
-            ys = (slice(s0, s1), *ys[1:])
-            xs = (slice(s0, s1), *xs[1:])
-        if kind == "add":
-            out.append(("add", ys, xs, op[2]))
-        else:
-            start = lo - term.lo
-            coef = _coef_view(term.coef, start, start + (hi - lo), ndim - ax - 1)
-            out.append(("axpy", ys, xs, coef))
-    got = tuple(out)
-    if len(plan.prepared) < 4096:
-        plan.prepared[key] = got
-    return got
-
-
-def _run_ops(plan: StencilPlan, x, y, t, shift: int, rows: tuple[int, int] | None):
-    """Run the plan on arrays whose factor axis j sits at array axis ``j + shift``.
-
-    With ``rows = (s0, s1)`` only that slab of array axis 0 (factor axis 0) is
-    written; ``x``, ``y`` and ``t`` are the whole arrays.
-    """
-    if rows is not None:
-        yv, xv = y[rows[0] : rows[1]], x[rows[0] : rows[1]]
-    else:
-        yv, xv = y, x
-    for kind, a, b, c in _prepare(plan, x.ndim, shift, rows):
-        if kind == "add":
-            ysl = y[a]
-            if c > 0:
-                np.add(ysl, x[b], out=ysl)
-            else:
-                np.subtract(ysl, x[b], out=ysl)
-        elif kind == "init":
-            if a == 0:
-                yv.fill(0)
-            elif a == 1:
-                np.copyto(yv, xv)
-            else:
-                np.multiply(xv, a, out=yv)
-        elif kind == "scale":
-            np.multiply(yv, a, out=yv)
-        else:  # axpy
-            ysl, tsl = y[a], t[a]
-            np.multiply(x[b], c, out=tsl)
-            np.add(ysl, tsl, out=ysl)
-
-
-def run_stencil(
-    plan: StencilPlan, x: np.ndarray, y: np.ndarray, scratch: np.ndarray | None
-) -> None:
-    """``y = plan(x)`` for C-ordered tensors ``(B, n₁, …, n_d, K)`` (y overwritten).
-
-    ``scratch`` is a flat array of at least ``x.size`` elements when
-    ``plan.needs_scratch``. Large tensors are swept slab by slab along n₁ so that
-    every pass of the plan hits cache.
-    """
-    t = scratch[: x.size].reshape(x.shape) if plan.needs_scratch else None
-    B = x.shape[0]
-    per_batch = x.size // B
-    if per_batch * x.itemsize <= STENCIL_BLOCK_ABOVE or x.shape[1] == 1:
-        _run_ops(plan, x, y, t, 1, None)
-        return
-    n1 = x.shape[1]
-    row_bytes = per_batch // n1 * x.itemsize
-    step = max(1, STENCIL_SLAB_BYTES // row_bytes)
-    for b in range(B):
-        xb, yb = x[b], y[b]
-        tb = t[b] if t is not None else None
-        for s0 in range(0, n1, step):
-            _run_ops(plan, xb, yb, tb, 0, (s0, min(n1, s0 + step)))
+        band = f.bands()
+        if band is None:
+            others.append(j)
+            continue
+        part, tlist = band
+        c0 = c0 + part
+        for k, lo, hi, coef in tlist:
+            if np.ndim(coef):
+                coef = np.asarray(coef, dtype=dtype)
+            terms.append(StencilTerm(j, k, lo, hi, coef))
+    stencil = plan_stencil(c0, terms) if (terms or c0 != 0) else None
+    return stencil, tuple(others)

@@ -7,8 +7,9 @@ operator and its dense equivalent (computed independently, e.g. with ``np.kron``
 complex64, complex128). This is linear_operator's ``LinearOperatorTestCase`` pattern
 with PyLops' dot-test added.
 
-Tolerances come from :func:`check_close`: a forward-error bound ``c·ε·(inner size)``
-relative to ``|A|·|x|``, so they scale with the dtype and never need loosening.
+Tolerances come from :func:`~tests.factories.check_close`: a forward-error bound
+``c·ε·(inner size)`` relative to ``|A|·|x|``, so they scale with the dtype and never
+need loosening.
 """
 
 from __future__ import annotations
@@ -19,54 +20,14 @@ import scipy
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, aslinearoperator
 
-DTYPES = [np.float32, np.float64, np.complex64, np.complex128]
+from ..factories import DTYPES, check_close, eps, hi, random_array
+from . import Contract
+
 SCIPY_118 = tuple(int(v) for v in scipy.__version__.split(".")[:2]) >= (1, 18)
 
 
-def random_array(rng, shape, dtype):
-    """Random test data in ``dtype`` (complex gets a random imaginary part)."""
-    a = rng.standard_normal(shape)
-    if np.dtype(dtype).kind == "c":
-        a = a + 1j * rng.standard_normal(shape)
-    return a.astype(dtype)
-
-
-def eps(dtype) -> float:
-    """Unit roundoff of the real type underlying ``dtype``."""
-    return float(np.finfo(np.dtype(dtype)).eps)
-
-
-def check_close(got, want, dense, x, dtype, inner: int | None = None, c: float = 8.0):
-    """Assert ``got ≈ want = dense @ x`` within a dtype-scaled forward-error bound.
-
-    The bound for a product computed in floating point is
-    ``|got − want| ≤ c · ε · k · (|dense| @ |x|)`` with k the number of terms summed
-    per output (here the sum of the factor sizes bounds it; we pass the inner
-    dimension when known). ``want`` and ``dense`` are exact to working precision
-    (computed in float64/complex128).
-    """
-    got = np.asarray(got)
-    want = np.asarray(want)
-    assert got.shape == want.shape, f"shape {got.shape} != {want.shape}"
-    scale = np.abs(dense) @ np.abs(x)
-    k = inner if inner is not None else max(dense.shape)
-    bound = c * eps(dtype) * max(k, 1) * (scale + np.finfo(np.float64).tiny)
-    err = np.abs(got.astype(np.complex128) - want)
-    worst = float(np.max(err / bound)) if err.size else 0.0
-    assert worst <= 1.0, f"error {worst:.3g}× over the bound (dtype {np.dtype(dtype)})"
-
-
-def hi(a):
-    """The array in float64/complex128 (for exact-to-working-precision oracles)."""
-    a = np.asarray(a)
-    return a.astype(np.complex128 if a.dtype.kind == "c" else np.float64)
-
-
-class OperatorContract:
-    """Mixin of contract tests. Subclasses set ``cases`` and define ``build``."""
-
-    #: names of the variants to test (parametrizes every test)
-    cases: tuple[str, ...] = ()
+class OperatorContract(Contract):
+    """Products, adjoints and algebra. Subclasses set ``cases`` and define ``build``."""
 
     def build(self, case: str, dtype, rng):
         """Return ``(operator, dense)`` for a variant; ``dense`` is the oracle."""
@@ -82,17 +43,9 @@ class OperatorContract:
         return request.param
 
     @pytest.fixture
-    def rng(self):
-        return np.random.default_rng(1234)
-
-    @pytest.fixture
     def made(self, case, dtype, rng):
         op, dense = self.build(case, dtype, rng)
         return op, hi(dense), dtype
-
-    def pytest_generate_tests(self, metafunc):
-        if "case" in metafunc.fixturenames:
-            metafunc.parametrize("case", self.cases)
 
     # ------------------------------------------------------------------ tests
     def test_shape_and_dtype(self, made):

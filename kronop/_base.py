@@ -1,0 +1,429 @@
+"""The operator shell every kronop operator inherits.
+
+scipy's ``LinearOperator`` asks a subclass for ``_matvec`` or ``_matmat``; the
+shell answers every form scipy 1.17 and 1.18 pass (vectors, ``(N, 1)`` columns,
+stacks ``(..., N)`` and ``(..., N, K)``, sparse blocks) with one check and one call
+of the operator's :meth:`StructuredOperator._apply` on a ``(B, N, K)`` block. It also
+owns what every operator needs the same way:
+
+* scalar multiples folded into the structure (``_scaled``), with NumPy's dtype rule
+  (scipy 1.17's ``_ScaledLinearOperator`` declares float64 for float32 × 0.5);
+* ``+`` and ``@`` through the rules of :mod:`kronop._rules`, scipy's lazy
+  composites otherwise; ``0 + A`` and ``sum([A, B])``;
+* adjoint and transpose built once and kept (without a reference cycle);
+* ``args``, pickling without caches or work buffers, ``clear_workspace``;
+* ``solve``, ``inv``, ``slogdet``, ``det`` and ``logdet`` derived from one
+  :class:`Factorization` that each operator chooses once (:class:`Factorized`).
+
+An operator writes its structure, ``_apply``, ``_make_adjoint``, ``_make_transpose``,
+``_scaled`` and, if it solves, ``_factorize``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import weakref
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy.sparse.linalg import LinearOperator
+
+from . import _engine, _rules
+
+__all__ = [
+    "Factorization",
+    "Factorized",
+    "StructuredOperator",
+    "check_block",
+    "check_rhs",
+    "conj_scalar",
+    "det_from_slogdet",
+    "is_scalar",
+    "logdet_from_slogdet",
+]
+
+
+def is_scalar(x: Any) -> bool:
+    """A Python or NumPy number, or a 0-d array."""
+    return isinstance(x, numbers.Number) or (
+        isinstance(x, np.generic | np.ndarray) and np.ndim(x) == 0
+    )
+
+
+def conj_scalar(s):
+    """Complex conjugate of a scalar, keeping Python scalars Python (NEP 50)."""
+    if isinstance(s, bool | int | float):
+        return s
+    if isinstance(s, complex):
+        return s.conjugate()
+    return np.conj(s)
+
+
+def check_rhs(b, n: int) -> np.ndarray:
+    """A right-hand side of shape (n,) or (n, k) as an array, or ``ValueError``."""
+    b = _engine.as_block(b)
+    if b.ndim not in (1, 2) or b.shape[0] != n:
+        raise ValueError(
+            f"right-hand side must have shape ({n},) or ({n}, k), got {b.shape}"
+        )
+    return b
+
+
+def check_block(op, X) -> np.ndarray:
+    """``_matmat`` input as an array of shape (..., N, K), or ``ValueError``."""
+    X = _engine.as_block(X)
+    N = op.shape[1]
+    if X.ndim < 2 or X.shape[-2] != N:
+        raise ValueError(
+            f"dimension mismatch: operator has shape {op.shape}, so the input "
+            f"needs {N} rows, got an array of shape {X.shape}"
+        )
+    return X
+
+
+def det_from_slogdet(sign, logabs):
+    """``sign·exp(logabs)``; ±inf (never an overflow warning) past the float range."""
+    if sign == 0:
+        return 0.0 * sign
+    if logabs > 709.0:
+        return sign * np.inf
+    return sign * math.exp(logabs)
+
+
+def logdet_from_slogdet(sign, logabs):
+    """log det: a float when det > 0, ``-inf`` when 0, else the principal complex log."""
+    if sign == 0:
+        return -np.inf
+    if sign == 1:
+        return logabs
+    return complex(logabs, float(np.angle(sign)))
+
+
+class StructuredOperator(LinearOperator):
+    """Base of every kronop operator (see the module notes)."""
+
+    #: attributes rebuilt after unpickling rather than pickled
+    _transient: ClassVar[tuple[str, ...]] = ("_memo",)
+
+    def __init__(self, dtype, shape) -> None:
+        super().__init__(dtype=np.dtype(dtype), shape=(int(shape[0]), int(shape[1])))
+        self._init_transient()
+
+    def _init_transient(self) -> None:
+        """(Re)create what is not pickled: caches and work buffers."""
+        self._memo: dict[str, Any] = {}
+
+    def _cached(self, key: str, build):
+        got = self._memo.get(key)
+        if got is None:
+            got = build()
+            self._memo[key] = got
+        return got
+
+    # ------------------------------------------------------------ products
+    def _apply(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        """The operator applied to ``x`` of shape (B, N, K); returns (B, M, K)."""
+        raise NotImplementedError
+
+    def _matmat(self, X):
+        # (N, K), or on scipy 1.18 stacked (..., N, K)
+        X = check_block(self, X)
+        lead = X.shape[:-2]
+        N, K = X.shape[-2:]
+        y = self._apply(X.reshape(math.prod(lead), N, K))
+        return y.reshape(*lead, self.shape[0], K)
+
+    def _matvec(self, x):
+        # scipy ≤ 1.17 passes 1-D vectors and (N, 1) columns, 1.18 also stacks (..., N)
+        N = self.shape[1]
+        x = _engine.as_block(x)
+        if x.ndim == 2 and x.shape == (N, 1):
+            return self._matmat(x)
+        if x.ndim == 0 or x.shape[-1] != N:
+            raise ValueError(
+                f"dimension mismatch: operator has shape {self.shape}, got a vector "
+                f"of shape {x.shape}"
+            )
+        lead = x.shape[:-1]
+        return self._matmat(x.reshape(-1, N).T).T.reshape(*lead, self.shape[0])
+
+    def _rmatvec(self, x):
+        return self.H._matvec(x)
+
+    def _rmatmat(self, X):
+        return self.H._matmat(X)
+
+    # ------------------------------------------------------------- algebra
+    def _scaled(self, alpha):  # pragma: no cover - abstract
+        """``alpha * self`` with the scalar folded into the structure."""
+        raise NotImplementedError
+
+    def _make_adjoint(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _make_transpose(self):
+        return self._make_adjoint().conj()
+
+    def _related(self, key: str, build):
+        # the adjoint (transpose) keeps only a weak reference back: no reference
+        # cycle, so operators and their buffers are freed by reference counting
+        ref = self._memo.get(key + "_of")
+        if ref is not None:
+            other = ref()
+            if other is not None:
+                return other
+        got = self._memo.get(key)
+        if got is None:
+            got = build()
+            if got is self:
+                return self
+            got._memo[key + "_of"] = weakref.ref(self)
+            self._memo[key] = got
+        return got
+
+    def _adjoint(self):
+        return self._related("adjoint", self._make_adjoint)
+
+    def _transpose(self):
+        return self._related("transpose", self._make_transpose)
+
+    def conj(self):
+        """The elementwise complex conjugate (the operator itself when real)."""
+        if self.dtype.kind != "c":
+            return self
+        return self.H.T
+
+    def __mul__(self, x):
+        if is_scalar(x):
+            return self._scaled(x)
+        return self.dot(x)
+
+    def __rmul__(self, x):
+        if is_scalar(x):
+            return self._scaled(x)
+        return super().__rmul__(x)
+
+    def __truediv__(self, other):
+        if not is_scalar(other):
+            raise ValueError(
+                f"a {type(self).__name__} can only be divided by a scalar, got "
+                f"{type(other).__name__}"
+            )
+        return self._scaled(1 / other)
+
+    def __neg__(self):
+        return self._scaled(-1)
+
+    def dot(self, x):
+        """Apply to an array, or compose with another operator (scalars fold in).
+
+        Parameters
+        ----------
+        x : array_like, scalar or LinearOperator
+
+        Returns
+        -------
+        ndarray or LinearOperator
+            ``self @ x``: an array for an array, a (structured where a rule
+            exists, else lazy) operator for an operator.
+        """
+        if is_scalar(x):
+            return self._scaled(x)
+        if isinstance(x, LinearOperator):
+            if x.shape[0] != self.shape[1]:
+                raise ValueError(
+                    f"cannot compose operators of shapes {self.shape} and {x.shape}: "
+                    f"the right operand needs {self.shape[1]} rows, it has "
+                    f"{x.shape[0]}"
+                )
+            got = _rules.matmul(self, x)
+            if got is not NotImplemented:
+                return got
+        return super().dot(x)
+
+    def _rdot(self, x):
+        if isinstance(x, LinearOperator) and x.shape[1] != self.shape[0]:
+            raise ValueError(
+                f"cannot compose operators of shapes {x.shape} and {self.shape}: "
+                f"the left operand needs {self.shape[0]} columns, it has {x.shape[1]}"
+            )
+        return super()._rdot(x)
+
+    def __add__(self, x):
+        if is_scalar(x) and x == 0:
+            return self
+        if isinstance(x, LinearOperator):
+            if tuple(x.shape) != tuple(self.shape):
+                raise ValueError(
+                    f"cannot add operators of shapes {self.shape} and {x.shape}"
+                )
+            got = _rules.add(self, x)
+            if got is not NotImplemented:
+                return got
+        return super().__add__(x)
+
+    def __radd__(self, x):
+        if is_scalar(x) and x == 0:  # sum([A, B]) starts from 0
+            return self
+        return NotImplemented
+
+    def __sub__(self, x):
+        if is_scalar(x) and x == 0:
+            return self
+        if isinstance(x, LinearOperator):
+            return self.__add__(-x)
+        return NotImplemented
+
+    @property
+    def args(self) -> tuple:
+        """The operator's structure, as scipy's composites expose their operands."""
+        return self._args()
+
+    def _args(self) -> tuple:
+        return ()
+
+    # ---------------------------------------------------------- housekeeping
+    def toarray(self) -> np.ndarray:
+        """The dense matrix (for checking: the only path that forms it).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``self.shape``, dtype ``self.dtype``.
+        """
+        return self.matmat(np.eye(self.shape[1], dtype=self.dtype))
+
+    def clear_workspace(self) -> None:
+        """Free the work buffers kept between products (they regrow on use)."""
+        cache = self.__dict__.get("_engine")
+        if cache is not None:
+            cache.clear()
+
+    def __getstate__(self) -> dict:
+        state = dict(super().__getstate__())
+        for name in type(self)._all_transient():
+            state.pop(name, None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        parent = getattr(LinearOperator, "__setstate__", None)
+        if parent is not None:  # scipy 1.18 restores its array namespace
+            parent(self, state)
+        else:
+            self.__dict__.update(state)
+        self._init_transient()
+
+    @classmethod
+    def _all_transient(cls) -> set[str]:
+        names: set[str] = set()
+        for klass in cls.__mro__:
+            names.update(klass.__dict__.get("_transient", ()))
+        return names
+
+
+class Factorization:
+    """What ``solve``, ``inv`` and the determinants of an operator derive from.
+
+    A subclass knows how to solve with the operator (eigen-, Schur or factor-wise
+    inverses) and answers :meth:`solve`, :meth:`inverse_operator`, :meth:`slogdet`,
+    and the factorizations of the adjoint and the transpose.
+    """
+
+    def solve(self, b: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        """x with A x = b, for b of shape (N,) or (N, k) (already checked)."""
+        raise NotImplementedError
+
+    def inverse_operator(self) -> LinearOperator:  # pragma: no cover - abstract
+        """A⁻¹ as a lazy operator (raises ``LinAlgError`` when A is singular)."""
+        raise NotImplementedError
+
+    def adjoint(self) -> Factorization:  # pragma: no cover - abstract
+        """The factorization of Aᴴ."""
+        raise NotImplementedError
+
+    def transpose(self) -> Factorization:  # pragma: no cover - abstract
+        """The factorization of Aᵀ."""
+        raise NotImplementedError
+
+    def slogdet(self) -> tuple:  # pragma: no cover - abstract
+        """``(sign, log|det A|)`` as ``numpy.linalg.slogdet``."""
+        raise NotImplementedError
+
+
+class Factorized:
+    """Mixin: ``solve``/``inv``/determinants from the operator's one factorization.
+
+    The operator implements ``_factorize()``, called once; everything else follows.
+    """
+
+    def _factorize(self) -> Factorization:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def factorization(self) -> Factorization:
+        """The factored form every solve, inverse and determinant uses (cached).
+
+        Returns
+        -------
+        Factorization
+            The object the operator chose once for itself (for example a
+            :class:`~kronop.KronEigen`).
+        """
+        return self._cached("factorization", self._factorize)
+
+    def solve(self, b: ArrayLike) -> np.ndarray:
+        """Solve ``A x = b`` for b of shape (N,) or (N, k).
+
+        Parameters
+        ----------
+        b : array_like, shape (N,) or (N, k)
+
+        Returns
+        -------
+        numpy.ndarray
+            Same shape as ``b``.
+        """
+        b = check_rhs(b, self.shape[0])
+        return self.factorization().solve(b)
+
+    def inv(self) -> LinearOperator:
+        """The inverse as a lazy operator (cached).
+
+        Returns
+        -------
+        LinearOperator
+        """
+        return self._cached("inv", lambda: self.factorization().inverse_operator())
+
+    def slogdet(self) -> tuple:
+        """Sign and natural log of |det A|, as ``numpy.linalg.slogdet``.
+
+        Returns
+        -------
+        sign : float or complex
+            ±1 (0 when singular), or a unit complex number.
+        logabsdet : float
+        """
+        return self.factorization().slogdet()
+
+    def det(self):
+        """The determinant (±inf past the floating-point range, like numpy).
+
+        Returns
+        -------
+        float or complex
+        """
+        return det_from_slogdet(*self.slogdet())
+
+    def logdet(self):
+        """log det A: a float when det A > 0, else the principal complex log.
+
+        ``-inf`` for a singular operator; nothing is clamped (an indefinite A gives
+        ``log|det A| + iπ``).
+
+        Returns
+        -------
+        float or complex
+        """
+        return logdet_from_slogdet(*self.slogdet())

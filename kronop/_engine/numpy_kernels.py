@@ -1,0 +1,507 @@
+"""The numpy/BLAS kernels that run the engine's plans.
+
+Every kernel reads C-ordered numpy arrays and writes numpy arrays: GEMMs on strided
+views (``np.matmul``), CSR products, ``scipy.fft`` transforms, and slicing stencils.
+Intermediates live in :class:`Workspace` buffers that an operator keeps between
+calls. Plans come from :mod:`kronop._engine.plan`; nothing here decides *what* to
+compute, only how to run it fast on numpy.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+
+from .._factor import Factor
+from .plan import BATCH, RHS, Plan, SplitPlan, StencilPlan, StencilTerm, Step
+
+__all__ = [
+    "STENCIL_BLOCK_ABOVE",
+    "STENCIL_SLAB_BYTES",
+    "Workspace",
+    "add_mode_product",
+    "run_chain",
+    "run_split",
+    "run_stencil",
+]
+
+
+# ---------------------------------------------------------------------------
+# Work buffers
+# ---------------------------------------------------------------------------
+class Workspace:
+    """Two work buffers per dtype, kept alive across calls.
+
+    Fresh memory is slow on the project machine (page faults on every touch of a
+    new allocation), so an operator keeps its intermediates between products.
+    The buffers are guarded by a lock; a concurrent caller that finds them busy
+    gets temporary arrays instead of waiting.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._buffers: dict[np.dtype, list[np.ndarray]] = {}
+
+    def acquire(
+        self, dtype: np.dtype, size: int, count: int = 2
+    ) -> list[np.ndarray] | None:
+        """Return ``count`` flat arrays of ≥ ``size`` elements, or None if busy."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        bufs = self._buffers.get(dtype)
+        if bufs is None or bufs[0].size < size or len(bufs) != count:
+            bufs = [np.empty(size, dtype) for _ in range(count)]
+            self._buffers[dtype] = bufs
+        return bufs
+
+    def release(self) -> None:
+        """Hand the buffers back."""
+        self._lock.release()
+
+    def clear(self) -> None:
+        """Drop the buffers (memory is given back to the allocator)."""
+        with self._lock:
+            self._buffers.clear()
+
+    def nbytes(self) -> int:
+        """Bytes held."""
+        return sum(b.nbytes for bufs in self._buffers.values() for b in bufs)
+
+
+# ---------------------------------------------------------------------------
+# Execution
+# ---------------------------------------------------------------------------
+def _apply(
+    step: Step,
+    f: Factor,
+    mat,
+    x: np.ndarray,
+    out: np.ndarray | None,
+    scratch: np.ndarray | None,
+    dtype: np.dtype,
+) -> np.ndarray:
+    """Run one step: read ``x`` (flat, C-ordered), write ``out`` (flat) if given.
+
+    Dense factors write into ``out``; sparse and operator factors return what
+    their own product allocates (cast to ``dtype``).
+    """
+    L, n, R, m = step.L, step.n, step.R, step.m
+    op = step.op
+    if op == "along":
+        y = f.apply_along(x.reshape(L, n, R), 1)
+        return np.ascontiguousarray(y, dtype=dtype).reshape(-1)
+    if f.gemm:
+        if op == "front_keep":
+            a, b, shape = mat, x.reshape(n, R), (m, R)
+        elif op == "back_rot":
+            a, b, shape = mat, x.reshape(L, n).T, (m, L)
+        elif op == "front_rot":
+            a, b, shape = x.reshape(n, R).T, mat.T, (R, m)
+        elif op == "back_keep":
+            a, b, shape = x.reshape(L, n), mat.T, (L, m)
+        elif op == "mid_keep":
+            a, b, shape = mat, x.reshape(L, n, R), (L, m, R)
+        else:  # mid_front
+            t = scratch[: L * n * R].reshape(n, L, R)
+            np.copyto(t, x.reshape(L, n, R).transpose(1, 0, 2))
+            a, b, shape = mat, t.reshape(n, L * R), (m, L * R)
+        if out is None:
+            return np.matmul(a, b).reshape(-1)
+        return np.matmul(a, b, out=out[: math.prod(shape)].reshape(shape)).reshape(-1)
+
+    # sparse or LinearOperator: F @ (n, ·) and take what comes back
+    if op == "front_keep":
+        rhs = x.reshape(n, R)
+    elif op == "back_rot":
+        rhs = x.reshape(L, n).T
+    else:  # mid_front
+        t = scratch[: L * n * R].reshape(n, L, R)
+        np.copyto(t, x.reshape(L, n, R).transpose(1, 0, 2))
+        rhs = t.reshape(n, L * R)
+    y = f.apply_left(mat, rhs)
+    return np.ascontiguousarray(y, dtype=dtype).reshape(-1)
+
+
+def run_chain(
+    factors: list[Factor],
+    plan: Plan,
+    x: np.ndarray,
+    dtype: np.dtype,
+    workspace: Workspace | None,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Apply the planned chain to the flat, C-ordered input ``x`` (never modified).
+
+    Returns the final tensor as a flat array whose layout is ``plan.layout``.
+    The result never aliases a work buffer. With ``out`` (flat, the right size)
+    and ``plan.direct_output``, the last dense step writes into ``out``.
+    """
+    steps = plan.steps
+    if not steps:
+        return np.array(x, dtype=dtype, copy=True).reshape(-1)
+    bufs = workspace.acquire(dtype, plan.max_size) if workspace is not None else None
+    owned = bufs is not None
+    if bufs is None:
+        bufs = [np.empty(plan.max_size, dtype), np.empty(plan.max_size, dtype)]
+    try:
+        cur = x.reshape(-1)
+        holder = None  # index of the buffer that holds `cur`, if any
+        last = len(steps) - 1
+        for i, step in enumerate(steps):
+            f = factors[step.j]
+            mat = f.as_dtype(dtype)
+            free = 1 if holder == 0 else 0
+            needs_scratch = step.op == "mid_front"
+            if i == last and plan.direct_output:
+                dest = out  # straight into the result (fresh when None)
+                scratch = bufs[free] if needs_scratch else None
+            else:
+                if needs_scratch:
+                    # the copy goes in the free buffer, the product into the
+                    # buffer that held the input (the input is read by then)
+                    scratch = bufs[free]
+                    out_idx = holder if holder is not None else 1 - free
+                else:
+                    scratch = None
+                    out_idx = free
+                dest = bufs[out_idx]
+            y = _apply(step, f, mat, cur, dest, scratch, dtype)
+            holder = (
+                out_idx
+                if dest is not None and dest is not out and np.may_share_memory(y, dest)
+                else None
+            )
+            cur = y
+        if holder is not None:
+            cur = cur.copy()
+        return cur
+    finally:
+        if owned:
+            workspace.release()
+
+
+def run_split(
+    factors: list[Factor],
+    split: SplitPlan,
+    x: np.ndarray,
+    dtype: np.dtype,
+    workspace: Workspace,
+    inner_workspace: Workspace,
+) -> np.ndarray:
+    """Run a :class:`SplitPlan` on the flat C-ordered ``x``; natural-order result."""
+    inner = split.inner
+    big = split.n0 * split.slice_out
+    bufs = workspace.acquire(dtype, big, count=1)
+    owned = bufs is not None
+    T = bufs[0][:big] if owned else np.empty(big, dtype)
+    try:
+        natural = (*range(len(factors) - 1), RHS)
+        perm = [inner.layout.index(a) for a in (BATCH, *natural)]
+        shape = tuple(inner.sizes[p] for p in perm)
+        direct = [
+            a for a, n in zip(inner.layout, inner.sizes, strict=True) if n > 1
+        ] == [a for a, n in zip((BATCH, *natural), shape, strict=True) if n > 1]
+        for i in range(split.n0):
+            xi = x[i * split.slice_in : (i + 1) * split.slice_in]
+            dest = T[i * split.slice_out : (i + 1) * split.slice_out]
+            y = run_chain(
+                factors[1:],
+                inner,
+                xi,
+                dtype,
+                inner_workspace,
+                out=dest if direct else None,
+            )
+            if not (direct and np.may_share_memory(y, dest)):
+                # put the slice in natural order (in cache: cheap)
+                view = y.reshape(inner.sizes).transpose(perm)
+                np.copyto(dest.reshape(shape), view)
+        f0 = factors[0]
+        mat = f0.as_dtype(dtype)
+        return np.matmul(mat, T.reshape(split.n0, split.slice_out)).reshape(-1)
+    finally:
+        if owned:
+            workspace.release()
+
+
+# ---------------------------------------------------------------------------
+# Sums of single-axis products (the Kronecker sum's engine)
+# ---------------------------------------------------------------------------
+#: a dense factor is multiplied as a batch of L small GEMMs when the trailing
+#: extent R is at least this; below it one transposing copy and one GEMM win
+BATCHED_MIN_R = 8
+
+
+def add_mode_product(
+    f: Factor,
+    mat,
+    x3: np.ndarray,
+    y3: np.ndarray,
+    bufs: list[np.ndarray],
+    accumulate: bool,
+) -> None:
+    """``y3 (+)= x3 ×₁ F``: apply one square factor along the middle axis.
+
+    ``x3`` and ``y3`` are C-ordered views of shape ``(L, n, R)`` (the tensor axes
+    before, at and after the factor's axis). With ``accumulate`` the product is
+    added to ``y3``, otherwise it overwrites it. ``bufs`` are two flat scratch
+    arrays of at least ``L·n·R`` elements in ``y3``'s dtype (contents are
+    clobbered). ``mat`` is the factor's applied form in that dtype (ndarray, CSR
+    array or ``LinearOperator``).
+    """
+    L, n, R = x3.shape
+    size = L * n * R
+    dtype = y3.dtype
+    if f.gemm and (L == 1 or R == 1 or R >= BATCHED_MIN_R):
+        if L == 1:
+            a, b, shape = mat, x3[0], (n, R)
+            dest = y3[0]
+        elif R == 1:
+            a, b, shape = x3[:, :, 0], mat.T, (L, n)
+            dest = y3[:, :, 0]
+        else:
+            a, b, shape = mat, x3, (L, n, R)
+            dest = y3
+        if accumulate:
+            out = bufs[0][:size].reshape(shape)
+            np.matmul(a, b, out=out)
+            np.add(dest, out, out=dest)
+        else:
+            np.matmul(a, b, out=dest)
+        return
+    # (n, L·R) layout: one GEMM / sparse product on a transposed copy
+    if L == 1:
+        rhs = x3[0]
+    else:
+        t = bufs[0][:size].reshape(n, L, R)
+        np.copyto(t, x3.transpose(1, 0, 2))
+        rhs = t.reshape(n, L * R)
+    if f.gemm:
+        prod = bufs[1][:size].reshape(n, L * R)
+        np.matmul(mat, rhs, out=prod)
+    else:
+        prod = np.asarray(f.apply_left(mat, rhs))
+    src = prod.reshape(1, n, R) if L == 1 else prod.reshape(n, L, R).transpose(1, 0, 2)
+    if accumulate:
+        np.add(y3, src, out=y3)
+    else:
+        np.copyto(y3, src, casting="unsafe" if prod.dtype != dtype else "same_kind")
+
+
+#: tensors larger than this (bytes, one array) are swept in slabs along the first
+#: factor axis so that x, y and the scratch slab stay in cache between the passes
+STENCIL_BLOCK_ABOVE = 6 << 20
+#: target bytes of one slab of one array
+STENCIL_SLAB_BYTES = 1 << 20
+
+
+def _term_slices(t: StencilTerm, ndim: int, ax: int, lo: int, hi: int):
+    sy = [slice(None)] * ndim
+    sx = [slice(None)] * ndim
+    sy[ax] = slice(lo, hi)
+    sx[ax] = slice(lo + t.offset, hi + t.offset)
+    return tuple(sy), tuple(sx)
+
+
+def _coef_view(coef: np.ndarray, start: int, stop: int, trailing: int) -> np.ndarray:
+    return coef[start:stop].reshape(-1, *([1] * trailing))
+
+
+def _prepare(plan: StencilPlan, ndim: int, shift: int, rows):
+    """The plan's ops with their index tuples, for arrays of ``ndim`` dimensions.
+
+    Returns a tuple of ``(kind, a, b, c)``: ``("init"|"scale", s, _, _)``,
+    ``("add", ys, xs, sign)`` or ``("axpy", ys, xs, coef)``, where ``ys``/``xs``
+    index the whole arrays (the slab's rows included).
+    """
+    key = (ndim, shift, rows)
+    got = plan.prepared.get(key)
+    if got is not None:
+        return got
+    out = []
+    s0, s1 = rows if rows is not None else (None, None)
+    for op in plan.ops:
+        kind = op[0]
+        if kind in ("init", "scale"):
+            out.append((kind, op[1], None, None))
+            continue
+        term = op[1]
+        ax = term.axis + shift
+        lo, hi = term.lo, term.hi
+        if rows is not None and ax == 0:
+            lo, hi = max(lo, s0), min(hi, s1)
+            if lo >= hi:
+                continue
+        ys, xs = _term_slices(term, ndim, ax, lo, hi)
+        if rows is not None and ax != 0:
+            ys = (slice(s0, s1), *ys[1:])
+            xs = (slice(s0, s1), *xs[1:])
+        if kind == "add":
+            out.append(("add", ys, xs, op[2]))
+        else:
+            start = lo - term.lo
+            coef = _coef_view(term.coef, start, start + (hi - lo), ndim - ax - 1)
+            out.append(("axpy", ys, xs, coef))
+    got = tuple(out)
+    if len(plan.prepared) < 4096:
+        plan.prepared[key] = got
+    return got
+
+
+def _run_ops(plan: StencilPlan, x, y, t, shift: int, rows: tuple[int, int] | None):
+    """Run the plan on arrays whose factor axis j sits at array axis ``j + shift``.
+
+    With ``rows = (s0, s1)`` only that slab of array axis 0 (factor axis 0) is
+    written; ``x``, ``y`` and ``t`` are the whole arrays.
+    """
+    if rows is not None:
+        yv, xv = y[rows[0] : rows[1]], x[rows[0] : rows[1]]
+    else:
+        yv, xv = y, x
+    for kind, a, b, c in _prepare(plan, x.ndim, shift, rows):
+        if kind == "add":
+            ysl = y[a]
+            if c > 0:
+                np.add(ysl, x[b], out=ysl)
+            else:
+                np.subtract(ysl, x[b], out=ysl)
+        elif kind == "init":
+            if a == 0:
+                yv.fill(0)
+            elif a == 1:
+                np.copyto(yv, xv)
+            else:
+                np.multiply(xv, a, out=yv)
+        elif kind == "scale":
+            np.multiply(yv, a, out=yv)
+        else:  # axpy
+            ysl, tsl = y[a], t[a]
+            np.multiply(x[b], c, out=tsl)
+            np.add(ysl, tsl, out=ysl)
+
+
+def run_stencil(
+    plan: StencilPlan, x: np.ndarray, y: np.ndarray, scratch: np.ndarray | None
+) -> None:
+    """``y = plan(x)`` for C-ordered tensors ``(B, n₁, …, n_d, K)`` (y overwritten).
+
+    ``scratch`` is a flat array of at least ``x.size`` elements when
+    ``plan.needs_scratch``. Large tensors are swept slab by slab along n₁ so that
+    every pass of the plan hits cache.
+    """
+    t = scratch[: x.size].reshape(x.shape) if plan.needs_scratch else None
+    B = x.shape[0]
+    per_batch = x.size // B
+    if per_batch * x.itemsize <= STENCIL_BLOCK_ABOVE or x.shape[1] == 1:
+        _run_ops(plan, x, y, t, 1, None)
+        return
+    n1 = x.shape[1]
+    row_bytes = per_batch // n1 * x.itemsize
+    step = max(1, STENCIL_SLAB_BYTES // row_bytes)
+    for b in range(B):
+        xb, yb = x[b], y[b]
+        tb = t[b] if t is not None else None
+        for s0 in range(0, n1, step):
+            _run_ops(plan, xb, yb, tb, 0, (s0, min(n1, s0 + step)))
+
+
+# ---------------------------------------------------------------------------
+# Length-N vectors from factor vectors, and diagonal scalings
+# ---------------------------------------------------------------------------
+#: elements per chunk when a shifted length-N vector is formed on the fly: the
+#: chunk stays in cache and no N-sized temporary is ever allocated
+CHUNK = 1 << 16
+
+
+def kron_values(vectors: list[np.ndarray], how: str) -> np.ndarray:
+    """All products (``"product"``) or sums (``"sum"``) of one entry per vector.
+
+    The length-N result is in ``np.kron`` order (the last vector varies fastest).
+    """
+    op = np.multiply if how == "product" else np.add
+    out = vectors[0]
+    for v in vectors[1:]:
+        out = op.outer(out, v).reshape(-1)
+    return np.array(out, copy=True).reshape(-1)
+
+
+def scale_rows(y: np.ndarray, w: np.ndarray, shift=0, divide: bool = False) -> None:
+    """``y[i] *= w[i] + shift`` (or ``/=``) in place, for y of shape (N,) or (N, k).
+
+    ``y`` must already have a dtype that holds the result. A shifted ``w`` is formed
+    chunk by chunk, never as a whole.
+    """
+    N = y.shape[0]
+    fn = np.divide if divide else np.multiply
+    if shift == 0:
+        fn(y, w[:, None] if y.ndim == 2 else w, out=y)
+        return
+    for i in range(0, N, CHUNK):
+        wc = w[i : i + CHUNK] + shift
+        yc = y[i : i + CHUNK]
+        fn(yc, wc[:, None] if y.ndim == 2 else wc, out=yc)
+
+
+def any_zero(w: np.ndarray, shift=0) -> bool:
+    """Whether some ``w[i] + shift`` is exactly zero (chunked)."""
+    if shift == 0:
+        return not np.all(w)
+    return any(not np.all(w[i : i + CHUNK] + shift) for i in range(0, len(w), CHUNK))
+
+
+def log_abs_sum(parts, real: bool) -> tuple[int | float, float, float]:
+    """Σ log|v| over ``parts`` = [(values, multiplicity, shift)], chunk by chunk.
+
+    Returns ``(negatives, logabs, phase)``: the count of negative values (real
+    values) or the summed argument (complex ones), each weighted by its
+    multiplicity; ``logabs`` is ``-inf`` as soon as one value is zero.
+    """
+    logabs = 0.0
+    negatives = 0
+    phase = 0.0
+    for w, e, shift in parts:
+        for i in range(0, len(w), CHUNK):
+            v = w[i : i + CHUNK]
+            v = v + shift if shift != 0 else v
+            a = np.abs(v)
+            if not np.all(a):
+                return 0, -np.inf, 0.0
+            logabs += e * float(np.sum(np.log(a, out=a)))
+            if real:
+                negatives += e * int(np.count_nonzero(v < 0))
+            else:
+                phase += e * float(np.sum(np.angle(v)))
+    return negatives, logabs, phase
+
+
+def reciprocal(w: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(1/w, null)``: reciprocals with 0 where ``|w| ≤ tol``, and those indices."""
+    null = np.flatnonzero(np.abs(w) <= tol)
+    with np.errstate(divide="ignore"):
+        inv = 1.0 / w
+    if null.size:
+        inv[null] = 0
+    return inv, null
+
+
+def divide_rows(y: np.ndarray, w: np.ndarray, shift, tol: float) -> np.ndarray | None:
+    """``y[i] /= w[i] + shift`` in place, chunk by chunk; zero rows with |w+shift| ≤ tol.
+
+    Returns the squared norms (one per column) of what was zeroed, or None when no
+    value was that small.
+    """
+    null2 = None
+    for i in range(0, y.shape[0], CHUNK):
+        wc = w[i : i + CHUNK]
+        wc = wc + shift if shift != 0 else wc.copy()
+        yc = y[i : i + CHUNK]
+        small = np.abs(wc) <= tol
+        if small.any():
+            part = np.sum(np.abs(yc[small]) ** 2, axis=0)
+            null2 = part if null2 is None else null2 + part
+            yc[small] = 0
+            wc[small] = 1
+        np.divide(yc, wc[:, None] if y.ndim == 2 else wc, out=yc)
+    return null2
