@@ -52,6 +52,11 @@ def is_scalar(x: Any) -> bool:
     )
 
 
+def _scalar(x):
+    """A 0-d array as the NumPy scalar it holds (scipy accepts only scalars)."""
+    return x[()] if isinstance(x, np.ndarray) else x
+
+
 def conj_scalar(s):
     """Complex conjugate of a scalar, keeping Python scalars Python (NEP 50)."""
     if isinstance(s, bool | int | float):
@@ -197,12 +202,12 @@ class StructuredOperator(LinearOperator):
 
     def __mul__(self, x):
         if is_scalar(x):
-            return self._scaled(x)
+            return self._scaled(_scalar(x))
         return self.dot(x)
 
     def __rmul__(self, x):
         if is_scalar(x):
-            return self._scaled(x)
+            return self._scaled(_scalar(x))
         return super().__rmul__(x)
 
     def __truediv__(self, other):
@@ -211,7 +216,7 @@ class StructuredOperator(LinearOperator):
                 f"a {type(self).__name__} can only be divided by a scalar, got "
                 f"{type(other).__name__}"
             )
-        return self._scaled(1 / other)
+        return self._scaled(1 / _scalar(other))
 
     def __neg__(self):
         return self._scaled(-1)
@@ -230,7 +235,7 @@ class StructuredOperator(LinearOperator):
             exists, else lazy) operator for an operator.
         """
         if is_scalar(x):
-            return self._scaled(x)
+            return self._scaled(_scalar(x))
         if isinstance(x, LinearOperator):
             if x.shape[0] != self.shape[1]:
                 raise ValueError(

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
-from scipy.sparse.linalg import LinearOperator
+from scipy.sparse.linalg import LinearOperator, splu
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._factor import Factor
@@ -285,8 +285,6 @@ class FactorLinalg:
 
     def _slogdet(self) -> tuple[Any, float]:
         if self.stored_sparse and self.shape[0] > SPARSE_SLOGDET_ABOVE:
-            from scipy.sparse.linalg import splu
-
             try:
                 lu = splu(sp.csc_array(self.matrix), permc_spec="COLAMD")
             except RuntimeError:
@@ -453,8 +451,6 @@ class FactorSolve(LinearOperator):
         if lu is None:
             a = self._matrix.astype(dtype)
             if self._how == "splu":
-                from scipy.sparse.linalg import splu
-
                 try:
                     lu = splu(sp.csc_array(a))
                 except RuntimeError as exc:

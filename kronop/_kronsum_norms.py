@@ -13,6 +13,7 @@ import math
 from functools import reduce
 
 import numpy as np
+from scipy.sparse.linalg import svds
 
 from . import _engine
 from ._factor import Factor
@@ -169,8 +170,6 @@ def extreme_abs(factors: list[Factor], shift) -> tuple[float, float]:
 
 def svd_extreme(S) -> tuple[float, float]:
     """(σ_max, σ_min) of a non-normal sum, by Lanczos on S and on S⁻¹."""
-    from scipy.sparse.linalg import svds
-
     if S.shape[0] <= 2:
         s = np.linalg.svd(S.toarray(), compute_uv=False)
         return float(s[0]), float(s[-1])

@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.linalg import LinAlgWarning
 from scipy.sparse.linalg import LinearOperator
+from scipy.sparse.linalg._interface import _ScaledLinearOperator
 
 from . import _engine
 from ._base import (
@@ -387,8 +388,6 @@ class SolveOperator(StructuredOperator):
         return np.moveaxis(y.reshape(N, B, K), 0, 1)
 
     def _scaled(self, alpha):
-        from scipy.sparse.linalg._interface import _ScaledLinearOperator
-
         out = _ScaledLinearOperator(self, alpha)
         out.dtype = np.result_type(self.dtype, alpha)
         return out

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+import warnings
 from functools import reduce
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy.linalg import LinAlgWarning
 from scipy.sparse.linalg import LinearOperator
+from scipy.sparse.linalg import norm as sparse_norm
 
 from . import _engine, _rules
 from ._base import Factorization, Factorized, StructuredOperator, check_rhs
@@ -381,10 +384,6 @@ class KronOperator(Factorized, StructuredOperator):
         """
         dec = self._eigen("eig")
         if dec.vector_cond > KronEigen.COND_WARN:
-            import warnings
-
-            from scipy.linalg import LinAlgWarning
-
             warnings.warn(
                 f"eig(): the eigenvectors are ill-conditioned (κ(V) = "
                 f"{dec.vector_cond:.2e}); solves and determinants from K.solve / "
@@ -488,9 +487,7 @@ class KronOperator(Factorized, StructuredOperator):
             if ord == 2:
                 return float(f.svd("norm")[1][0])
             if f.stored_sparse:
-                from scipy.sparse.linalg import norm as spnorm
-
-                return float(spnorm(f.matrix, ord))
+                return float(sparse_norm(f.matrix, ord))
             return float(np.linalg.norm(f.dense("norm"), ord))
 
         return float(math.prod(self._each(one, "norm", square=False)))

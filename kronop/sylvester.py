@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike
+from scipy.sparse.linalg import LinearOperator
 
 from .kronsum import KronSum
 
@@ -128,8 +129,6 @@ def solve_lyapunov(A: Any, Q: ArrayLike, method: str = "auto") -> np.ndarray:
     >>> bool(np.allclose(A @ X + X @ A.T, Q))
     True
     """
-    from scipy.sparse.linalg import LinearOperator
-
     if isinstance(A, LinearOperator):
         raise TypeError(
             "solve_lyapunov() needs the entries of A; pass an ndarray or sparse "

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import permutations
 
 import numpy as np
 
@@ -153,8 +154,6 @@ def chain_flops(
 
 def brute_force_order(factors: list[Factor]) -> tuple[float, list[int]]:
     """Cheapest order by trying every permutation (for tests; d ≤ 7)."""
-    from itertools import permutations
-
     active = [j for j, f in enumerate(factors) if not f.is_identity]
     best = (math.inf, active)
     for perm in permutations(active):

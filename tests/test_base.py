@@ -1,0 +1,105 @@
+"""The operator shell every kronop operator inherits."""
+
+import gc
+import pickle
+import warnings
+import weakref
+
+import numpy as np
+import pytest
+from scipy.sparse.linalg import aslinearoperator
+
+from kronop import IdentityOperator, KronOperator, KronSum, laplacian
+
+from .factories import hpd
+
+
+def _operators():
+    rng = np.random.default_rng(0)
+    A, B = hpd(rng, 3, float), hpd(rng, 2, float)
+    K = KronOperator(A, B)
+    return {
+        "kron": K,
+        "kronsum": KronSum(A, B),
+        "laplacian": laplacian((3, 2)),
+        "shifted": K + 0.5 * IdentityOperator(K.shape),
+        "expm": K.expm(),
+        "inverse": KronSum(A, B).inv(),
+    }
+
+
+@pytest.fixture(params=list(_operators()))
+def op(request):
+    return _operators()[request.param]
+
+
+@pytest.mark.parametrize("name", list(_operators()))
+def test_adjoint_and_transpose_are_freed_by_reference_counting(name):
+    """No reference cycles: an operator and its .H/.T die with their last name."""
+    gc.collect()
+    gc.disable()
+    try:
+        op = _operators()[name]
+        x = np.ones(op.shape[1])
+        H, T = op.H, op.T
+        assert H.H is op
+        assert T.T is op
+        op @ x, H @ x, T @ x
+        probes = [weakref.ref(op), weakref.ref(H), weakref.ref(T)]
+        del op, H, T
+        alive = [p() is not None for p in probes]
+    finally:
+        gc.enable()
+    assert not any(alive)
+
+
+def test_kron_and_its_buffers_die_without_the_cycle_collector():
+    gc.collect()
+    gc.disable()
+    try:
+        rng = np.random.default_rng(1)
+        K = KronOperator(rng.standard_normal((40, 40)), rng.standard_normal((40, 40)))
+        K @ np.ones(1600)
+        K.H @ np.ones(1600)
+        probe = weakref.ref(K)
+        del K
+        assert probe() is None
+    finally:
+        gc.enable()
+
+
+def test_pickle_drops_caches_and_buffers(op):
+    x = np.arange(op.shape[1], dtype=float)
+    y = op @ x
+    clone = pickle.loads(pickle.dumps(op))
+    np.testing.assert_allclose(clone @ x, y, rtol=1e-14)
+    np.testing.assert_allclose(clone.H @ x, op.H @ x, rtol=1e-14)
+
+
+def test_args_expose_the_structure():
+    A, B = np.eye(2) * 2, np.ones((3, 3))
+    assert KronOperator(A, B).args == (A, B)
+    assert KronSum(A, B).args == (A, B)
+
+
+def test_scalar_multiples_keep_numpy_dtype_rules(op):
+    f32 = KronOperator(np.eye(2, dtype=np.float32) * 3, np.ones((2, 2), np.float32))
+    for scaled in (2.0 * f32, f32 * 2.0, f32 / 2.0, -f32, np.float32(2) * f32):
+        assert scaled.dtype == np.float32
+    assert (np.array(2.0) * op).shape == op.shape  # a 0-d array is a scalar
+
+
+def test_det_past_the_float_range_is_inf_without_a_warning():
+    K = KronOperator(*(np.diag([1e30, 1e30]) for _ in range(8)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert K.det() == np.inf
+    assert K.logdet() == pytest.approx(8 * 128 * 60 * np.log(10))  # det Aⱼ^(N/2)
+
+
+def test_dot_and_rdot_check_shapes():
+    K = KronOperator(np.ones((2, 3)), np.ones((2, 2)))
+    with pytest.raises(ValueError, match="needs 6 rows"):
+        K.dot(aslinearoperator(np.ones((5, 5))))
+    with pytest.raises(ValueError, match="needs 4 columns"):
+        K._rdot(aslinearoperator(np.ones((5, 5))))

@@ -1,0 +1,120 @@
+"""The one spectral factorization: KronEigen, and every route through it agreeing.
+
+``S.solve``, ``S.eigh().solve``, ``S.inv()``, ``S.pinv()`` and ``(K + σI).solve``
+all run :class:`kronop.KronEigen`; these tests pin the agreements that two copies of
+the spectral solve used to break.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.linalg as sla
+from scipy.linalg import LinAlgWarning
+
+from kronop import KronEigen, KronOperator, KronSum, laplacian
+
+from .factories import hpd, jordan, peak_bytes
+
+
+@pytest.mark.parametrize(
+    "bc", ["neumann", "periodic", ("neumann", "periodic")], ids=str
+)
+def test_singular_laplacian_solve_and_eigh_solve_agree(bc):
+    """One null-space policy: the minimum-norm solution, from both doors."""
+    L = laplacian((6, 5), bc=bc)
+    rng = np.random.default_rng(0)
+    f = rng.standard_normal(30)
+    b = f - f.mean()  # compatible
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LinAlgWarning)
+        x = L.solve(b)
+        y = L.eigh().solve(b)
+    np.testing.assert_array_equal(x, y)
+    np.testing.assert_allclose(x, sla.pinv(L.toarray()) @ b, atol=1e-12)
+    for solve in (L.solve, L.eigh().solve):  # incompatible: both warn alike
+        with pytest.warns(LinAlgWarning, match="null space"):
+            z = solve(f)
+        np.testing.assert_allclose(z, sla.pinv(L.toarray()) @ f, atol=1e-12)
+    assert L.factorization() is L.eigh()  # the same object, not a copy
+
+
+def test_large_axis_eigenbasis_is_a_transform_not_a_dense_matrix():
+    L = laplacian((1100,))
+    dec, peak = peak_bytes(L.eigh)
+    assert "dst1" in repr(dec.vectors)
+    assert peak < 1100 * 1100 * 8 / 8  # a dense V would be 9.7 MB
+    b = np.random.default_rng(1).standard_normal(1100)
+    np.testing.assert_array_equal(L.solve(b), dec.solve(b))
+    np.testing.assert_allclose(L @ dec.solve(b), b, atol=1e-9)
+
+
+def test_singular_non_normal_sum_raises_on_every_route():
+    B = np.array([[1.0, 2.0], [0.0, 3.0]])
+    S = KronSum(B, -B)  # eigenvalue sums 1−1, 3−3: singular, not Hermitian
+    for method in ("auto", "eig", "schur"):
+        with pytest.raises(np.linalg.LinAlgError, match="singular"):
+            S.solve(np.ones(4), method=method)
+    with pytest.raises(np.linalg.LinAlgError, match="singular"):
+        S.inv()
+    with pytest.raises(np.linalg.LinAlgError, match="singular"):
+        S.eig().solve(np.ones(4))
+    J = jordan(3, float)
+    T = KronSum(J, -J, np.diag([0.0, 1.0]))  # d = 3: λ = 2 − 2 + 0
+    with pytest.raises(np.linalg.LinAlgError, match="singular"):
+        T.solve(np.ones(18))
+
+
+def test_singular_hermitian_product_eigh_solve_is_min_norm():
+    """A singular Hermitian K: its decomposition solves like the sums' (pinv)."""
+    a = np.diag([0.0, 1.0, 2.0])
+    K = KronOperator(a, hpd(np.random.default_rng(2), 2, float))
+    b = K @ np.ones(6)  # compatible
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LinAlgWarning)
+        x = K.eigh().solve(b)
+    np.testing.assert_allclose(x, np.linalg.pinv(K.toarray()) @ b, atol=1e-12)
+    with pytest.raises(np.linalg.LinAlgError, match=r"factor 0 \(3×3\) is singular"):
+        K.solve(b)  # the LU route names the singular factor
+
+
+def test_product_solve_and_inverse_are_one_computation():
+    """Ill-conditioned Hermitian factors: K.solve and K.inv() take the same route."""
+    rng = np.random.default_rng(3)
+    A = hpd(rng, 6, float, cond=1e9)
+    B = hpd(rng, 4, float)
+    K = KronOperator(A, B)
+    b = rng.standard_normal((24, 2))
+    np.testing.assert_array_equal(K.solve(b), K.inv() @ b)
+    ref = np.linalg.solve(K.toarray(), b)
+    assert np.linalg.norm(K.solve(b) - ref) <= 1e-6 * np.linalg.norm(ref)
+
+
+def test_shifted_sum_and_kron_plus_identity_share_the_eigen_solve():
+    rng = np.random.default_rng(4)
+    A, B = hpd(rng, 4, float), hpd(rng, 3, float)
+    K = KronOperator(A, B)
+    b = rng.standard_normal(12)
+    for sigma in (0.0, 0.3):
+        # one route; the shift is folded into cached reciprocals or divided out
+        np.testing.assert_allclose(
+            K.shift(sigma).solve(b), K.eigh().solve(b, shift=sigma), rtol=1e-14
+        )
+    S = KronSum(A, B)
+    np.testing.assert_array_equal(S.shift(0.3).solve(b), S.eigh().shift(0.3).solve(b))
+
+
+def test_eigen_object_is_a_factorization_with_inverse_and_adjoint():
+    rng = np.random.default_rng(5)
+    A = rng.standard_normal((3, 3)) + 4 * np.eye(3)
+    B = rng.standard_normal((2, 2)) + 4 * np.eye(2)
+    dec = KronSum(A, B).eig()
+    assert isinstance(dec, KronEigen)
+    inv = dec.inverse_operator()
+    D = KronSum(A, B).toarray()
+    x = rng.standard_normal(6)
+    np.testing.assert_allclose(inv @ (D @ x), x, rtol=1e-10)
+    np.testing.assert_allclose(inv.H @ (D.T @ x), x, rtol=1e-10)
+    np.testing.assert_allclose(inv.T @ (D.T @ x), x, rtol=1e-10)
+    with pytest.raises(ValueError, match="orthonormal eigenbasis"):
+        dec.pseudo_inverse()
