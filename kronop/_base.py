@@ -47,9 +47,9 @@ __all__ = [
 
 def is_scalar(x: Any) -> bool:
     """A Python or NumPy number, or a 0-d array."""
-    return isinstance(x, numbers.Number) or (
-        isinstance(x, np.generic | np.ndarray) and np.ndim(x) == 0
-    )
+    if isinstance(x, np.ndarray):  # the hot path: an array operand
+        return x.ndim == 0
+    return isinstance(x, numbers.Number | np.generic) and np.ndim(x) == 0
 
 
 def _scalar(x):

@@ -613,7 +613,7 @@ class KronSum(Factorized, StructuredOperator):
         return "eig" if cond <= EIG_COND_LIMIT else "schur"
 
     def _factorization_for(self, method: str) -> Factorization:
-        route = self._method(method)
+        route = self._cached("route:" + method, lambda: self._method(method))
         if route == "generalized":
             return self._generalized_solver()
         if route == "eig":

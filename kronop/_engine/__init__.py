@@ -60,6 +60,7 @@ __all__ = [
 
 #: plans kept per operator (one per input form: batch, width, layout, dtype)
 _PLANS_KEPT = 16
+_MISSING = object()
 
 
 class EngineCache:
@@ -78,8 +79,8 @@ class EngineCache:
 
     def plan(self, key, build):
         """The plan stored under ``key``, built on first use (a few kept)."""
-        got = self.plans.get(key)
-        if got is None:
+        got = self.plans.get(key, _MISSING)
+        if got is _MISSING:
             got = build()
             with self._lock:
                 self.plans[key] = got
