@@ -31,6 +31,7 @@ from numpy.typing import ArrayLike
 from scipy.sparse.linalg import LinearOperator
 
 from . import _engine, _rules
+from ._compat import restore_state
 
 __all__ = [
     "Factorization",
@@ -313,11 +314,7 @@ class StructuredOperator(LinearOperator):
         return state
 
     def __setstate__(self, state: dict) -> None:
-        parent = getattr(LinearOperator, "__setstate__", None)
-        if parent is not None:  # scipy 1.18 restores its array namespace
-            parent(self, state)
-        else:
-            self.__dict__.update(state)
+        restore_state(self, state)
         self._init_transient()
 
     @classmethod

@@ -39,6 +39,7 @@ from ._transforms import TRANSPOSE, apply_transform
 
 __all__ = [
     "DenseFactor",
+    "EigenSolveFactor",
     "Factor",
     "IdentityFactor",
     "OperatorFactor",
@@ -105,6 +106,9 @@ class Factor(FactorLinalg):
     label: ClassVar[str] = "factor"
     #: multiplied by GEMMs from either side, into a given output (dense only)
     gemm: ClassVar[bool] = False
+    #: GEMM passes per product (2 for an eigen-solve: Vᴴ, then V); a second pass
+    #: needs a scratch buffer of the step's size
+    gemm_passes: ClassVar[int] = 1
     #: never applied: the axis is only reshaped around
     is_identity: ClassVar[bool] = False
     #: applied along an axis of an N-d view, any layout (fast transforms)
@@ -148,6 +152,12 @@ class Factor(FactorLinalg):
     def wrap(self, obj: Any) -> Factor:
         """``obj`` (a matrix or operator derived from this factor) as a factor here."""
         return as_factor(obj, self.index)
+
+    def eigen_solve(self, eigen) -> Factor:
+        """V diag(1/λ) Vᴴ from the factor's unitary eigendecomposition, as a factor."""
+        return EigenSolveFactor.of(
+            eigen.vectors.toarray(), 1.0 / eigen.values, self.index
+        )
 
     def __getstate__(self) -> dict:
         # cached factorizations (SuperLU, closures) need not and cannot travel
@@ -257,6 +267,108 @@ class DenseFactor(Factor):
     def apply_left(self, mat, X):
         """``F @ X`` by one GEMM."""
         return np.matmul(mat, X)
+
+    def matmul_left(self, mat, B, out=None, temp=None):
+        """``F @ B`` (B 2-D or a stack) into ``out``; ``mat`` from :meth:`as_dtype`."""
+        return np.matmul(mat, B, out=out)
+
+    def matmul_right(self, A, mat, out=None, temp=None):
+        """``A @ Fᵀ`` into ``out``."""
+        return np.matmul(A, mat.T, out=out)
+
+
+class EigenSolveFactor(Factor):
+    """A⁻¹ = V diag(1/λ) Vᴴ of an ill-conditioned Hermitian factor.
+
+    Applied as two GEMMs with a scaling between them, which keeps the accuracy of
+    the eigendecomposition (an explicit inverse would lose κ·ε relative to the
+    solution's own size) and the speed of GEMMs. Its user form is a
+    ``LinearOperator``; its entries are not offered for further decompositions.
+    """
+
+    __slots__ = ()
+    label = "eigen-solve"
+    gemm = True
+    gemm_passes = 2
+    has_entries = False
+
+    @classmethod
+    def of(cls, vectors: np.ndarray, inverse_values: np.ndarray, index: int = 0):
+        """V diag(inverse_values) Vᴴ as a factor."""
+        op = _EigenSolveOperator(vectors, inverse_values)
+        return cls(op, op, op.dtype, index)
+
+    @property
+    def cost(self) -> float:
+        """Two GEMMs: 4n flops per element."""
+        return 4.0 * self.shape[0]
+
+    def as_dtype(self, dtype):
+        """``(V, 1/λ, Vᴴ)`` in ``dtype`` (cached)."""
+        dtype = np.dtype(dtype)
+        got = self._cast.get(dtype)
+        if got is None:
+            op = self.matrix
+            V = op.vectors.astype(dtype, copy=False)
+            got = (V, op.inverse_values.astype(dtype), np.ascontiguousarray(V.conj().T))
+            self._cast[dtype] = got
+        return got
+
+    def matmul_left(self, mat, B, out=None, temp=None):
+        """``V (w (Vᴴ B))`` (B 2-D or a stack along its first axes)."""
+        V, w, VH = mat
+        shape = (*B.shape[:-2], VH.shape[0], B.shape[-1])
+        into = None if temp is None else temp[: math.prod(shape)].reshape(shape)
+        t = np.matmul(VH, B, out=into)
+        t *= w[:, None]
+        return np.matmul(V, t, out=out)
+
+    def matmul_right(self, A, mat, out=None, temp=None):
+        """``A Fᵀ = ((A V̄) w) Vᵀ``."""
+        V, w, VH = mat
+        shape = (*A.shape[:-1], VH.shape[0])
+        into = None if temp is None else temp[: math.prod(shape)].reshape(shape)
+        t = np.matmul(A, VH.T, out=into)
+        t *= w
+        return np.matmul(t, V.T, out=out)
+
+    def apply_left(self, mat, X):
+        """``F @ X``."""
+        return self.matmul_left(mat, X)
+
+    def toarray(self) -> np.ndarray:
+        """V diag(1/λ) Vᴴ formed explicitly (for checking)."""
+        op = self.matrix
+        return (op.vectors * op.inverse_values) @ op.vectors.conj().T
+
+    def _with(self, vectors, inverse_values) -> Factor:
+        return EigenSolveFactor.of(vectors, inverse_values, self.index)
+
+    def transpose(self) -> Factor:
+        """Fᵀ = V̄ diag(1/λ) Vᵀ."""
+        op = self.matrix
+        return self._with(op.vectors.conj(), op.inverse_values)
+
+    def adjoint(self) -> Factor:
+        """Fᴴ = V diag(conj 1/λ) Vᴴ."""
+        op = self.matrix
+        return self._with(op.vectors, np.conj(op.inverse_values))
+
+    def conj(self) -> Factor:
+        """F̄ = V̄ diag(conj 1/λ) Vᵀ."""
+        if self.dtype.kind != "c":
+            return self
+        op = self.matrix
+        return self._with(op.vectors.conj(), np.conj(op.inverse_values))
+
+    def scaled(self, alpha, dtype=None) -> Factor:
+        """α F: the scalar goes into the inverse eigenvalues."""
+        op = self.matrix
+        return self._with(op.vectors, op.inverse_values * alpha)
+
+    def stored_values(self) -> np.ndarray:
+        """The inverse eigenvalues."""
+        return self.matrix.inverse_values
 
 
 class SparseFactor(Factor):
@@ -446,6 +558,29 @@ class TransformFactor(Factor):
     def describe(self) -> str:
         """``1024×1024 dst1``."""
         return f"{self.describe_shape()} {self.matrix.name}"
+
+
+class _EigenSolveOperator(LinearOperator):
+    """V diag(w) Vᴴ as a ``LinearOperator`` (the user form of an eigen-solve)."""
+
+    def __init__(self, vectors: np.ndarray, inverse_values: np.ndarray) -> None:
+        self.vectors = vectors
+        self.inverse_values = inverse_values
+        dtype = np.result_type(vectors, inverse_values)
+        super().__init__(dtype=dtype, shape=vectors.shape)
+
+    def _matmat(self, X):
+        X = np.asarray(X)
+        return self.vectors @ (
+            self.inverse_values[:, None] * (self.vectors.conj().T @ X)
+        )
+
+    def _matvec(self, x):
+        x = np.asarray(x)
+        return self._matmat(x.reshape(self.shape[1], -1)).reshape(x.shape)
+
+    def _adjoint(self):
+        return _EigenSolveOperator(self.vectors, np.conj(self.inverse_values))
 
 
 class _TransformOperator(LinearOperator):

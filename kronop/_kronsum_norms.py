@@ -10,7 +10,6 @@ matrices (``None`` or a tuple with ``None`` for identities) and its shift.
 from __future__ import annotations
 
 import math
-from functools import reduce
 
 import numpy as np
 from scipy.sparse.linalg import svds
@@ -51,18 +50,16 @@ def diagonal(factors: list[Factor], mass, shift, dtype) -> np.ndarray:
     d = len(factors)
     diags = [f.diagonal_entries("diagonal") for f in factors]
     if mass is None:
-        out = _engine.kron_values(diags, "sum")
-        out = out + shift if shift != 0 else out
-    else:
-        dm = [_eye_or(mass[j], len(diags[j]), "diagonal")[0] for j in range(d)]
-        out = 0
-        for j in range(d):
-            vs = list(dm)
-            vs[j] = diags[j]
-            out = out + _engine.kron_values(vs, "product")
-        if shift != 0:
-            out = out + shift * _engine.kron_values(dm, "product")
-    return np.asarray(out).astype(dtype, copy=False)
+        out = _engine.kron_values(diags, "sum", shift)
+        return out.astype(dtype, copy=False)
+    dm = [_eye_or(mass[j], len(diags[j]), "diagonal")[0] for j in range(d)]
+    terms = [(shift, dm)] if shift != 0 else []
+    for j in range(d):
+        vs = list(dm)
+        vs[j] = diags[j]
+        terms.append((1, vs))
+    work = np.result_type(dtype, *diags, *dm)
+    return _engine.kron_terms(terms, work).astype(dtype, copy=False)
 
 
 def fro(factors: list[Factor], mass, shift) -> float:
@@ -143,14 +140,7 @@ def abs_sum_max(factors: list[Factor], shift, axis: int) -> float:
             tot = np.abs(f.toarray()).sum(axis=axis)
         ds.append(dg.astype(np.complex128))
         os.append(tot - np.abs(dg))
-    off = reduce(np.add.outer, os)
-    best = 0.0
-    s = complex(shift)
-    rest_d = reduce(np.add.outer, ds[1:]) if len(ds) > 1 else np.zeros(())
-    for i in range(factors[0].shape[0]):
-        val = np.abs(ds[0][i] + rest_d + s) + off[i]
-        best = max(best, float(np.max(val)))
-    return best
+    return _engine.outer_abs_sum_max(ds, os, complex(shift))
 
 
 def extreme_abs(factors: list[Factor], shift) -> tuple[float, float]:
@@ -164,8 +154,7 @@ def extreme_abs(factors: list[Factor], shift) -> tuple[float, float]:
             return hi, lo
         if hi < 0:
             return -lo, -hi
-    w = np.abs(KronEigenvalues(vals, "sum", shift).full())
-    return float(np.max(w)), float(np.min(w))
+    return _engine.abs_extremes(KronEigenvalues(vals, "sum", shift).full())
 
 
 def svd_extreme(S) -> tuple[float, float]:

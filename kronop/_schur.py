@@ -14,7 +14,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import scipy.linalg as sla
 from scipy.linalg import LinAlgWarning
 
 from . import _engine
@@ -23,7 +22,7 @@ from ._factor import Factor, as_factor
 from .decomposition import KronEigenvalues, SolveOperator
 from .kron import KronOperator
 
-__all__ = ["SchurFactorization"]
+__all__ = ["SchurFactorization", "schur_eigvals"]
 
 
 def schur_eigvals(T: np.ndarray) -> np.ndarray:
@@ -35,47 +34,6 @@ def schur_eigvals(T: np.ndarray) -> np.ndarray:
             mean, disc = (a + d) / 2, np.sqrt(complex(((a - d) / 2) ** 2 + b * c))
             w[i], w[i + 1] = mean + disc, mean - disc
     return w if np.iscomplexobj(T) or np.any(w.imag) else w.real
-
-
-def tri_solve(Ts: list[np.ndarray], Y: np.ndarray, shift) -> np.ndarray:
-    """Solve (T₁⊕…⊕T_d + shift·I) Z = Y for upper-triangular complex Tⱼ.
-
-    With d ≤ 2 the Tⱼ may also be real quasi-triangular (real Schur forms, real Y).
-
-    ``Y`` has shape (n₁, …, n_d, K). One axis at a time, back substitution:
-    row i of axis 0 needs (T₂⊕…⊕T_d + (shift + T₁[i,i]) I) Z[i] = Y[i] −
-    Σ_{k>i} T₁[i,k] Z[k], a (d−1)-dimensional system of the same kind; at d = 2 it
-    is a triangular Sylvester equation, solved by LAPACK ``trsyl``.
-    """
-    d = len(Ts)
-    if d == 1:
-        T = Ts[0] + shift * np.eye(Ts[0].shape[0], dtype=Ts[0].dtype)
-        if np.isrealobj(T):  # quasi-triangular: 2×2 blocks, use a general solve
-            return sla.solve(T, Y, check_finite=False)
-        return sla.solve_triangular(T, Y, check_finite=False)
-    if d == 2:
-        T1, T2 = Ts
-        A = T1 + shift * np.eye(T1.shape[0], dtype=T1.dtype)
-        if np.iscomplexobj(T1):
-            B, tranb = np.ascontiguousarray(T2.conj()), "C"  # (conj T₂)ᴴ = T₂ᵀ
-        else:
-            B, tranb = T2, "T"
-        trsyl = sla.get_lapack_funcs("trsyl", dtype=A.dtype)
-        Z = np.empty(Y.shape, dtype=A.dtype)
-        for k in range(Y.shape[-1]):
-            # T₁ Z + Z T₂ᵀ = Y
-            z, scale, _info = trsyl(A, B, Y[:, :, k], trana="N", tranb=tranb, isgn=1)
-            Z[:, :, k] = z / scale if scale != 1 else z
-        return Z
-    T1 = Ts[0]
-    n1 = T1.shape[0]
-    Z = np.empty_like(Y)
-    for i in range(n1 - 1, -1, -1):
-        R = Y[i]
-        if i + 1 < n1:
-            R = R - np.tensordot(T1[i, i + 1 :], Z[i + 1 :], axes=1)
-        Z[i] = tri_solve(Ts[1:], R, shift + T1[i, i])
-    return Z
 
 
 class SchurFactorization(Factorization):
@@ -121,8 +79,8 @@ class SchurFactorization(Factorization):
     def is_singular(self) -> bool:
         """Whether an eigenvalue sum is zero to working precision."""
         if self._singular is None:
-            w = self.values.full()
-            self._singular = bool(np.any(np.abs(w) <= self.values.null_tolerance()))
+            smallest = _engine.abs_extremes(self.values.full())[1]
+            self._singular = smallest <= self.values.null_tolerance()
         return self._singular
 
     def _check(self, what: str = "") -> None:
@@ -138,22 +96,17 @@ class SchurFactorization(Factorization):
         if self.real and np.iscomplexobj(b):
             # the real Schur path (LAPACK's real trsyl) is a real operator: solve
             # the real and imaginary parts separately
-            x = self.solve(np.ascontiguousarray(b.real)) + 1j * self.solve(
-                np.ascontiguousarray(b.imag)
-            )
-            return x.astype(_engine.compute_dtype(self.dtype, b.dtype), copy=False)
+            x = self.solve(b.real) + 1j * self.solve(b.imag)
+            return _engine.finish(x, _engine.compute_dtype(self.dtype, b.dtype))
         work = self.Ts[0].dtype
         y = self.Z.H @ b.astype(np.result_type(work, b.dtype), copy=False)
         K = 1 if y.ndim == 1 else y.shape[1]
         Y = y.reshape(*(f.shape[0] for f in self.factors), K)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", LinAlgWarning)
-            X = tri_solve(self.Ts, Y, self.shift)
+            X = _engine.tri_solve(self.Ts, Y, self.shift)
         x = self.Z @ X.reshape(y.shape)
-        dtype = _engine.compute_dtype(self.dtype, b.dtype)
-        if dtype.kind == "f" and np.iscomplexobj(x):
-            x = x.real
-        return np.ascontiguousarray(x, dtype=dtype) if x.dtype != dtype else x
+        return _engine.finish(x, _engine.compute_dtype(self.dtype, b.dtype))
 
     def inverse_operator(self) -> SolveOperator:
         """S⁻¹ as a lazy operator whose products are Schur solves."""

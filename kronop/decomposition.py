@@ -219,10 +219,7 @@ class KronEigenvalues:
             )
             vals = vals + self.shift
             return vals[np.argsort(_order_key(vals, which), kind="stable")]
-        w = self.full()
-        key = _order_key(w, which)
-        idx = np.argpartition(key, k - 1)[:k] if k < N else np.arange(N)
-        return w[idx[np.argsort(key[idx], kind="stable")]]
+        return _engine.k_extreme(self.full(), k, lambda w: _order_key(w, which))
 
 
 def unit_power(z, e: int):
@@ -290,6 +287,14 @@ def _conjugate_closed(w: np.ndarray) -> bool:
     return bool(np.all(np.abs(a - b) <= 1e3 * np.finfo(w.real.dtype).eps * scale))
 
 
+def _apply_operator(op, x: np.ndarray) -> np.ndarray:
+    """``op`` applied to a block (B, N, K): through the engine for kronop operators."""
+    if isinstance(op, StructuredOperator):
+        return op._apply(x)
+    B, _, K = x.shape
+    return _engine.from_columns(op.matmat(_engine.as_columns(x)), B, K)
+
+
 class SpectralOperator(StructuredOperator):
     r"""f(A) as a lazy operator, from an eigendecomposition A = V diag(w) V⁻¹.
 
@@ -332,17 +337,15 @@ class SpectralOperator(StructuredOperator):
         return out
 
     def _apply(self, x: np.ndarray) -> np.ndarray:
-        B, N, K = x.shape
-        X2 = np.moveaxis(x, 1, 0).reshape(N, B * K)
-        Y = self.inverse.matmat(X2)
-        if np.result_type(Y, self.values) != Y.dtype:
-            Y = Y.astype(np.result_type(Y, self.values))
-        _engine.scale_rows(Y, self.values)
-        Y = self.vectors.matmat(Y)
+        y = _apply_operator(self.inverse, x)
+        want = np.result_type(y, self.values)
+        if y.dtype != want:
+            y = y.astype(want)
+        _engine.scale_rows(y, self.values)
+        y = _apply_operator(self.vectors, y)
         if self.real and not np.iscomplexobj(x):
-            Y = Y.real
-        M = self.shape[0]
-        return np.moveaxis(Y.reshape(M, B, K), 0, 1)
+            y = _engine.finish(y, _real_dtype(y.dtype))
+        return y
 
     def _make_adjoint(self):
         return SpectralOperator(
@@ -382,10 +385,10 @@ class SolveOperator(StructuredOperator):
         return (self.factorization,)
 
     def _apply(self, x: np.ndarray) -> np.ndarray:
-        B, N, K = x.shape
-        b = np.moveaxis(x, 1, 0).reshape(N, B * K)
+        B, _, K = x.shape
+        b = _engine.as_columns(x)
         y = self.factorization.lstsq(b) if self.pseudo else self.factorization.solve(b)
-        return np.moveaxis(y.reshape(N, B, K), 0, 1)
+        return _engine.from_columns(y, B, K)
 
     def _scaled(self, alpha):
         out = _ScaledLinearOperator(self, alpha)
@@ -602,18 +605,9 @@ class KronEigen(Factorization):
             "precision"
         )
 
-    def _finish(self, x: np.ndarray, b: np.ndarray, shift=0.0) -> np.ndarray:
-        dtype = _engine.compute_dtype(self.dtype, b.dtype, shift)
-        if dtype.kind == "f" and np.iscomplexobj(x):
-            x = x.real
-        return np.ascontiguousarray(x, dtype=dtype) if x.dtype != dtype else x
-
     def _spectral_solve(self, b: np.ndarray, shift, warn: bool) -> np.ndarray:
         w = self.values.full()
-        y = self.inverse @ b
-        if np.may_share_memory(y, b):
-            # an identity eigenbasis hands b back: scale a copy, never the caller's
-            y = y.copy()
+        y = self.inverse @ b  # a new array, never the caller's: scale it in place
         want = np.result_type(y, w, shift)
         if y.dtype != want:
             y = y.astype(want)
@@ -623,7 +617,7 @@ class KronEigen(Factorization):
                 if not self.unitary:
                     raise self._singular_error()
                 if warn:
-                    self._warn_incompatible(np.sum(np.abs(y[null]) ** 2, axis=0), b)
+                    self._warn_incompatible(_engine.null_norms2(y, null), b)
             _engine.scale_rows(y, inv_w)
         else:
             tol = self.values.shifted(shift).null_tolerance()
@@ -633,11 +627,12 @@ class KronEigen(Factorization):
                     raise self._singular_error("with this shift, ")
                 if warn:
                     self._warn_incompatible(null2, b)
-        return self._finish(self.vectors @ y, b, shift)
+        dtype = _engine.compute_dtype(self.dtype, b.dtype, shift)
+        return _engine.finish(self.vectors @ y, dtype)
 
     def _warn_incompatible(self, null2: np.ndarray, b: np.ndarray) -> None:
         comp = np.sqrt(null2)
-        size = np.linalg.norm(b, axis=0)
+        size = _engine.column_norms(b)
         eps = float(
             np.finfo(_real_dtype(_engine.compute_dtype(self.dtype, b.dtype))).eps
         )

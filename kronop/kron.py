@@ -24,7 +24,7 @@ from .decomposition import (
     unit_power,
 )
 
-__all__ = ["KronInverse", "KronOperator", "kron"]
+__all__ = ["KronInverse", "KronOperator", "eigen_from_factors", "kron"]
 
 
 class KronOperator(Factorized, StructuredOperator):
@@ -319,23 +319,8 @@ class KronOperator(Factorized, StructuredOperator):
 
         def build() -> KronEigen:
             parts = self._each(lambda f: f.eigen(method), method)
-            V = KronOperator._from_factors([p.vectors for p in parts])
-            herm = self._hermitian()
-            unitary = all(p.unitary for p in parts)
-            Vinv = (
-                V.H
-                if unitary
-                else KronOperator._from_factors([p.inverse for p in parts])
-            )
-            return KronEigen(
-                KronEigenvalues([p.values for p in parts], "product"),
-                V,
-                Vinv,
-                hermitian=herm,
-                vector_cond=math.prod(p.cond for p in parts),
-                real=self.dtype.kind != "c",
-                unitary=unitary,
-                dtype=self.dtype,
+            return eigen_from_factors(
+                parts, "product", 0.0, self._hermitian(), self.dtype
             )
 
         return self._cached("eigen", build)
@@ -457,20 +442,7 @@ class KronOperator(Factorized, StructuredOperator):
             diags = self._each(lambda f: f.diagonal_entries("diagonal"), "diagonal")
             return _engine.kron_values(diags, "product").astype(self.dtype, copy=False)
         mats = self._each(lambda f: f.toarray(), "diagonal", square=False)
-        n_out = min(self.shape)
-        out = np.empty(n_out, dtype=self.dtype)
-        rows = [f.shape[0] for f in self._factors]
-        cols = [f.shape[1] for f in self._factors]
-        step = 1 << 20
-        for start in range(0, n_out, step):
-            i = np.arange(start, min(n_out, start + step))
-            r = np.unravel_index(i, rows)
-            c = np.unravel_index(i, cols)
-            val = np.ones(len(i), dtype=self.dtype)
-            for j, a in enumerate(mats):
-                val *= a[r[j], c[j]]
-            out[start : start + len(i)] = val
-        return out
+        return _engine.kron_diagonal(mats, self.dtype)
 
     def norm(self, ord: str | float = "fro") -> float:
         """Matrix norm from the factors: ``"fro"``, ``2``, ``1`` or ``inf``.
@@ -627,8 +599,13 @@ class KronOperator(Factorized, StructuredOperator):
         -------
         KronPlusDiagonal
         """
-        eye = _rules.ScaledIdentity(sigma, self.shape, self.dtype)
-        return _rules.add(self, eye)
+        got = _rules.add(self, _rules.ScaledIdentity(sigma, self.shape, self.dtype))
+        if got is NotImplemented:
+            raise ValueError(
+                "shift() needs square factors (the eigendecomposition of each), got "
+                + " ⊗ ".join(f.describe_shape() for f in self._factors)
+            )
+        return got
 
 
 class KronInverse(Factorization):
@@ -698,6 +675,27 @@ class KronInverse(Factorization):
         if isinstance(sign, complex) and self.dtype.kind != "c":
             sign = float(sign.real)
         return sign, float(logabs)
+
+
+def eigen_from_factors(parts, combine: str, shift, hermitian: bool, dtype) -> KronEigen:
+    """The eigendecomposition of ⊗Aⱼ (``"product"``) or ⊕Aⱼ + σI (``"sum"``).
+
+    ``parts`` are the factors' :class:`~kronop._factor_linalg.FactorEigen`; both
+    share the eigenvectors ⊗Vⱼ, unitary when every Vⱼ is (then V⁻¹ = Vᴴ).
+    """
+    V = KronOperator._from_factors([p.vectors for p in parts])
+    unitary = all(p.unitary for p in parts)
+    Vinv = V.H if unitary else KronOperator._from_factors([p.inverse for p in parts])
+    return KronEigen(
+        KronEigenvalues([p.values for p in parts], combine, shift),
+        V,
+        Vinv,
+        hermitian=hermitian,
+        vector_cond=math.prod(p.cond for p in parts),
+        real=np.dtype(dtype).kind != "c",
+        unitary=unitary,
+        dtype=dtype,
+    )
 
 
 def _mixed_product(a: KronOperator, b: KronOperator):

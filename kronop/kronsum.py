@@ -37,7 +37,7 @@ from ._base import (
 from ._factor import Factor, as_factor, describe_shape, factor_sum
 from ._schur import SchurFactorization
 from .decomposition import KronEigen, KronEigenvalues
-from .kron import KronOperator
+from .kron import KronOperator, eigen_from_factors
 
 __all__ = ["EIG_COND_LIMIT", "KronSum", "kronsum"]
 
@@ -409,22 +409,8 @@ class KronSum(Factorized, StructuredOperator):
 
         def build() -> KronEigen:
             parts = [f.eigen("eig") for f in self._factors]
-            V = KronOperator._from_factors([p.vectors for p in parts])
-            unitary = all(p.unitary for p in parts)
-            Vinv = (
-                V.H
-                if unitary
-                else KronOperator._from_factors([p.inverse for p in parts])
-            )
-            return KronEigen(
-                KronEigenvalues([p.values for p in parts], "sum", self._shift),
-                V,
-                Vinv,
-                hermitian=self._hermitian(),
-                vector_cond=math.prod(p.cond for p in parts),
-                real=self.dtype.kind != "c",
-                unitary=unitary,
-                dtype=self.dtype,
+            return eigen_from_factors(
+                parts, "sum", self._shift, self._hermitian(), self.dtype
             )
 
         self._require_no_mass("eig")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from . import _rules
+from . import _engine, _rules
 from ._base import Factorized, StructuredOperator, conj_scalar
 from ._factor import as_factor
 from .decomposition import KronEigen, KronEigenvalues
@@ -71,6 +71,8 @@ class KronPlusDiagonal(Factorized, StructuredOperator):
     True
     """
 
+    _transient = ("_engine",)
+
     def __init__(self, kron, sigma, diagonals=None) -> None:
         for f in kron._factors:
             f.require_square("K + σD")
@@ -118,14 +120,27 @@ class KronPlusDiagonal(Factorized, StructuredOperator):
             self.kron._scaled(alpha), alpha * self.sigma, self.diagonals
         )
 
+    def _init_transient(self) -> None:
+        super()._init_transient()
+        self._engine = _engine.EngineCache()
+
+    def _terms(self) -> list:
+        """K + σD as two Kronecker products (D of identity factors for σI)."""
+
+        def build():
+            if self._D is None:
+                D = [
+                    as_factor(np.eye(f.shape[0], dtype=f.dtype), j)
+                    for j, f in enumerate(self.kron._factors)
+                ]
+            else:
+                D = list(self._D._factors)
+            return [(1, list(self.kron._factors)), (self.sigma, D)]
+
+        return self._cached("terms", build)
+
     def _apply(self, x: np.ndarray) -> np.ndarray:
-        Y = self.kron._apply(x)
-        Z = x if self._D is None else self._D._apply(x)
-        Z = self.sigma * Z
-        if np.result_type(Y, Z) == Y.dtype:
-            Y += Z
-            return Y
-        return Y + Z
+        return _engine.apply_terms(self._terms(), x, self._engine, self.dtype)
 
     def _make_adjoint(self):
         diags = None if self.diagonals is None else [np.conj(d) for d in self.diagonals]

@@ -271,3 +271,15 @@ def peak_bytes(fn, *args, **kwargs):
     finally:
         tracemalloc.stop()
     return out, peak
+
+
+def no_dense_eigensolver(monkeypatch) -> None:
+    """Make numpy's and scipy's dense eigensolvers raise (for "analytic" tests)."""
+    import scipy.linalg as sla
+
+    def boom(*args, **kwargs):
+        raise AssertionError("called a dense eigensolver")
+
+    for name in ("eig", "eigh"):
+        monkeypatch.setattr(np.linalg, name, boom)
+        monkeypatch.setattr(sla, name, boom)

@@ -272,3 +272,28 @@ def test_length_n_helpers_work_in_chunks(monkeypatch, rng):
     neg, logabs, _ = _engine.log_abs_sum([(w - 3, 1, 0.0)], real=True)
     assert neg == np.count_nonzero(w - 3 < 0)
     np.testing.assert_allclose(logabs, np.sum(np.log(np.abs(w - 3))), rtol=1e-13)
+
+
+def test_block_doors(rng):
+    """diag(A₁, …) on slabs, and k equal dense blocks as one batched matmul."""
+    import scipy.linalg as sla
+
+    A, B = rng.standard_normal((3, 2)), rng.standard_normal((4, 5))
+    fa, fb = as_factor(A, 0), as_factor(B, 1)
+    cache = _engine.EngineCache()
+    parts = [
+        (lambda x: _engine.apply_product([fa], x, cache.sub(0)), 3, 2),
+        (lambda x: _engine.apply_product([fb], x, cache.sub(1)), 4, 5),
+    ]
+    x = rng.standard_normal((2, 7, 3))
+    y = _engine.apply_blocks(parts, x, 7, np.float64)
+    dense = sla.block_diag(A, B)
+    for b in range(2):
+        np.testing.assert_allclose(y[b], dense @ x[b], rtol=1e-13)
+    stack = rng.standard_normal((4, 3, 2))
+    x = rng.standard_normal((2, 8, 3)).astype(np.float32)
+    y = _engine.apply_batched(stack, x, np.float64)
+    dense = sla.block_diag(*stack)
+    assert y.dtype == np.float64
+    for b in range(2):
+        np.testing.assert_allclose(y[b], dense @ x[b], rtol=1e-6)

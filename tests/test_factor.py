@@ -9,6 +9,7 @@ from scipy.sparse.linalg._interface import IdentityOperator
 from kronop import KronOperator, laplacian
 from kronop._factor import (
     DenseFactor,
+    EigenSolveFactor,
     IdentityFactor,
     OperatorFactor,
     SparseFactor,
@@ -174,19 +175,50 @@ def test_non_canonical_sparse_input_is_not_modified():
         np.testing.assert_array_equal(got, want)
 
 
-def test_solver_policy_explicit_inverse_or_factors():
+def test_solver_policy_explicit_inverse_eigen_or_lu():
     well = as_factor(np.array([[2.0, 1.0], [1.0, 3.0]]), 0)
     assert isinstance(well.solver(), DenseFactor)  # κ ≤ 1e6: one GEMM
-    ill = as_factor(np.diag([1.0, 1e-9]) + np.array([[0.0, 1e-12], [1e-12, 0.0]]), 1)
-    solver = ill.solver()
-    assert isinstance(solver, OperatorFactor)  # κ > 1e6: Cholesky/LU solves
-    b = np.array([[1.0], [1.0]])
-    np.testing.assert_allclose(
-        solver.apply_left(solver.as_dtype(np.float64), b),
-        np.linalg.solve(ill.toarray(), b),
-        rtol=1e-12,
+    herm = as_factor(np.diag([1.0, 1e-9]) + np.array([[0.0, 1e-12], [1e-12, 0.0]]), 1)
+    nonh = as_factor(np.array([[1.0, 1e3], [0.0, 1e-6]]), 2)
+    b = np.array([[1.0, 2.0], [1.0, -1.0]])
+    for f, kind in ((herm, EigenSolveFactor), (nonh, OperatorFactor)):
+        solver = f.solver()
+        assert isinstance(solver, kind)  # κ > 1e6: V Λ⁻¹ Vᴴ, or LU solves
+        got = solver.apply_left(solver.as_dtype(np.float64), b)
+        np.testing.assert_allclose(got, np.linalg.solve(f.toarray(), b), rtol=1e-12)
+        np.testing.assert_allclose(solver.toarray(), np.linalg.inv(f.toarray()))
+        assert f.solver() is solver  # cached on the factor
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_eigen_solve_factor_algebra_and_every_layout(rng, dtype):
+    """The two-pass factor in every step form, and its transpose and adjoint."""
+    from functools import reduce
+
+    a = rng.standard_normal((5, 5)) + (
+        1j * rng.standard_normal((5, 5)) if dtype == np.complex128 else 0
     )
-    assert ill.solver() is solver  # cached on the factor
+    a = a @ a.conj().T
+    w, V = np.linalg.eigh(a)
+    w[0] = 1e-9  # ill-conditioned: the eigen-solve route
+    a = (V * w) @ V.conj().T
+    f = as_factor(a.astype(dtype), 1)
+    S = f.solver()
+    assert isinstance(S, EigenSolveFactor)
+    inv = np.linalg.inv(a)
+    for got, want in ((S, inv), (S.transpose(), inv.T), (S.adjoint(), inv.conj().T)):
+        np.testing.assert_allclose(
+            got.toarray(), want, rtol=1e-6, atol=1e-6 * abs(want).max()
+        )
+    others = [rng.standard_normal((3, 3)), rng.standard_normal((4, 4))]
+    K = KronOperator(others[0], a.astype(dtype), others[1])
+    dense = reduce(np.kron, [others[0], a, others[1]])
+    x = rng.standard_normal((60, 3))
+    scale = np.linalg.norm(dense, 2)
+    for b in (x, x[:, 0], np.asfortranarray(x)):
+        y = K.solve(b)  # backward stable: a small residual relative to ‖K‖‖y‖
+        resid = np.linalg.norm(dense @ y - b)
+        assert resid <= 100 * 60 * np.finfo(float).eps * scale * np.linalg.norm(y)
 
 
 def test_cached_decompositions_are_read_only():

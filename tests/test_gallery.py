@@ -14,19 +14,10 @@ from scipy.sparse.linalg import LaplacianNd
 from kronop import KronSum, gallery, laplacian
 from kronop.gallery import StencilSpectrum
 
-from .factories import eps, random_array, rel
+from .factories import eps, no_dense_eigensolver, random_array, rel
 
 BCS = ("dirichlet", "neumann", "periodic")
 SHAPES = [(1,), (2,), (7,), (1, 3), (4, 3), (2, 2, 1), (3, 4, 5), (2, 3, 2, 3)]
-
-
-def no_dense_eigensolver(monkeypatch):
-    def boom(*args, **kwargs):
-        raise AssertionError("called a dense eigensolver")
-
-    for name in ("eig", "eigh"):
-        monkeypatch.setattr(np.linalg, name, boom)
-        monkeypatch.setattr(sla, name, boom)
 
 
 @pytest.fixture

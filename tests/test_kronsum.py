@@ -21,6 +21,7 @@ from .factories import (
     hpd,
     jordan,
     ksum_dense,
+    no_dense_eigensolver,
     random_array,
     rel,
 )
@@ -32,15 +33,6 @@ def kronsum_dense(denses, shift=0.0):
 
 def mass_dense(Ks, Ms, shift=0.0):
     return ksum_dense(Ks, Ms, shift)
-
-
-def no_dense_eigensolver(monkeypatch):
-    def boom(*args, **kwargs):
-        raise AssertionError("called a dense eigensolver")
-
-    for name in ("eig", "eigh"):
-        monkeypatch.setattr(np.linalg, name, boom)
-        monkeypatch.setattr(sla, name, boom)
 
 
 # --------------------------------------------------------------------- structure

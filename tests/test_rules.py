@@ -105,3 +105,11 @@ def test_identity_operator_algebra():
     np.testing.assert_array_equal(half.toarray(), 0.5 * np.eye(3))
     with pytest.raises(ValueError, match="square"):
         IdentityOperator((3, 4))
+
+
+def test_shift_of_rectangular_factors_is_a_clear_error():
+    K = KronOperator(np.ones((2, 3)), np.ones((3, 2)))  # square K, 6×6
+    with pytest.raises(ValueError, match=r"square factors.*2×3 ⊗ 3×2"):
+        K.shift(0.5)
+    S = K + 0.5 * IdentityOperator(K.shape)  # still a (lazy) sum
+    np.testing.assert_allclose(S @ np.ones(6), K @ np.ones(6) + 0.5)

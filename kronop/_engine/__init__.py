@@ -9,10 +9,18 @@ The doors:
 * :func:`apply_product` — A₁⊗…⊗A_d applied to a block ``(B, N, K)``;
 * :func:`apply_sum` — σI + A₁⊕…⊕A_d (banded factors as one fused stencil);
 * :func:`apply_terms` — Σᵣ cᵣ·(⊗ factors of term r), into one output;
-* :func:`as_block` — the caller's input, as the kernels read it;
+* :func:`apply_blocks`, :func:`apply_batched` — block-diagonal operators, each block
+  on its own slab (any kind of block), or k equal dense blocks as one batched GEMM;
+* :func:`tri_solve` — the triangular back substitution of a Schur solve;
+* :func:`as_block`, :func:`as_columns`, :func:`from_columns`, :func:`finish` — the
+  caller's input as the kernels read it, batches folded into columns and back,
+  results in their dtype;
 * :func:`kron_values`, :func:`reciprocal`, :func:`scale_rows`,
-  :func:`divide_rows`, :func:`any_zero`, :func:`log_abs_sum` — the length-N
-  eigenvalue grid and the diagonal scalings of spectral solves and determinants.
+  :func:`divide_rows`, :func:`any_zero`, :func:`log_abs_sum`, :func:`null_norms2`,
+  :func:`column_norms`, :func:`k_extreme`, :func:`abs_extremes`,
+  :func:`kron_diagonal`, :func:`kron_terms`, :func:`outer_abs_sum_max` — the length-N eigenvalue grid,
+  diagonal scalings, reductions and diagonals of spectral solves, determinants and
+  norms.
 
 Each operator keeps one :class:`EngineCache` (plans and work buffers, never
 pickled). Adding a backend (compiled fused kernels, dask arrays) means adding a
@@ -33,29 +41,52 @@ from .._factor import Factor
 from . import numpy_kernels as _np
 from .numpy_kernels import (
     Workspace,
+    abs_extremes,
     any_zero,
+    column_norms,
     divide_rows,
+    finish,
+    k_extreme,
+    kron_diagonal,
+    kron_terms,
     kron_values,
     log_abs_sum,
+    null_norms2,
+    outer_abs_sum_max,
     reciprocal,
     scale_rows,
+    tri_solve,
 )
 from .plan import BATCH, RHS, plan_chain, plan_split, plan_sum
 
 __all__ = [
     "EngineCache",
     "Workspace",
+    "abs_extremes",
     "any_zero",
+    "apply_batched",
+    "apply_blocks",
     "apply_product",
     "apply_sum",
     "apply_terms",
     "as_block",
+    "as_columns",
+    "column_norms",
     "compute_dtype",
     "divide_rows",
+    "finish",
+    "from_columns",
+    "k_extreme",
+    "kernels_for",
+    "kron_diagonal",
+    "kron_terms",
     "kron_values",
     "log_abs_sum",
+    "null_norms2",
+    "outer_abs_sum_max",
     "reciprocal",
     "scale_rows",
+    "tri_solve",
 ]
 
 #: plans kept per operator (one per input form: batch, width, layout, dtype)
@@ -108,6 +139,16 @@ class EngineCache:
         return total + sum(s.nbytes() for s in self._subs.values())
 
 
+def kernels_for(x):
+    """The kernel module that runs plans on arrays like ``x``.
+
+    numpy arrays (and everything ``np.asarray`` accepts) run on
+    :mod:`kronop._engine.numpy_kernels`; a backend for another kind of array (dask,
+    compiled fused kernels) is chosen here, below every operator.
+    """
+    return _np
+
+
 def compute_dtype(*dtypes) -> np.dtype:
     """The working dtype: NumPy's promotion, raised to floating point."""
     dtype = np.result_type(*dtypes)
@@ -121,6 +162,17 @@ def as_block(X) -> np.ndarray:
     if sp.issparse(X):
         X = X.toarray()
     return np.asarray(X)
+
+
+def as_columns(x: np.ndarray) -> np.ndarray:
+    """A block (B, N, K) as the columns of one (N, B·K) array (a view when B = 1)."""
+    B, N, K = x.shape
+    return np.moveaxis(x, 1, 0).reshape(N, B * K)
+
+
+def from_columns(y: np.ndarray, B: int, K: int) -> np.ndarray:
+    """The inverse of :func:`as_columns`: (M, B·K) back to (B, M, K)."""
+    return np.moveaxis(y.reshape(y.shape[0], B, K), 0, 1)
 
 
 def apply_product(
@@ -149,7 +201,7 @@ def apply_product(
             ("split", K, itemsize), lambda: plan_split(factors, K, itemsize)
         )
         if split is not None:
-            y = _np.run_split(
+            y = kernels_for(x).run_split(
                 factors,
                 split,
                 flat.reshape(-1),
@@ -162,7 +214,7 @@ def apply_product(
         ("chain", B, K, layout, itemsize),
         lambda: plan_chain(factors, B, K, layout, itemsize),
     )
-    y = _np.run_chain(factors, plan, flat, dtype, cache.workspace)
+    y = kernels_for(x).run_chain(factors, plan, flat, dtype, cache.workspace)
     tensor = y.reshape(plan.sizes)
     want = (BATCH, *range(len(factors)), RHS)
     perm = [plan.layout.index(a) for a in want]
@@ -199,16 +251,17 @@ def apply_sum(
     owned = bufs is not None and need > 0
     if bufs is None:
         bufs = [np.empty(need, dtype), np.empty(need, dtype)]
+    kernels = kernels_for(x)
     try:
         accumulate = False
         if stencil is not None:
-            _np.run_stencil(stencil, X, Y, bufs[0] if need else None)
+            kernels.run_stencil(stencil, X, Y, bufs[0] if need else None)
             accumulate = True
         for j in others:
             f = factors[j]
             L = B * math.prod(ns[:j])
             R = math.prod(ns[j + 1 :]) * K
-            _np.add_mode_product(
+            kernels.add_mode_product(
                 f,
                 f.as_dtype(dtype),
                 X.reshape(L, ns[j], R),
@@ -223,6 +276,26 @@ def apply_sum(
         if owned:
             cache.workspace.release()
     return Y.reshape(B, N, K)
+
+
+def apply_blocks(appliers, x: np.ndarray, rows: int, dtype) -> np.ndarray:
+    """diag(A₁, …, A_k) applied to ``x`` (B, N, K); returns (B, rows, K).
+
+    ``appliers`` is a sequence of ``(apply, m, n)``, one per block: ``apply`` maps a
+    (B, n, K) slab of the input to its (B, m, K) slab of the result (a kronop
+    operator's ``_apply``, a factor's product, a solve). The slabs are views.
+    """
+    dtype = compute_dtype(dtype, x.dtype)
+    return kernels_for(x).run_blocks(appliers, x, rows, dtype)
+
+
+def apply_batched(stack: np.ndarray, x: np.ndarray, dtype) -> np.ndarray:
+    """k equal dense blocks ``stack`` (k, m, n) applied to ``x`` (B, k·n, K).
+
+    One batched matmul, never a Python loop over the blocks.
+    """
+    dtype = compute_dtype(dtype, x.dtype)
+    return kernels_for(x).run_batched(stack, x, dtype)
 
 
 def apply_terms(terms, x: np.ndarray, cache: EngineCache, dtype) -> np.ndarray:

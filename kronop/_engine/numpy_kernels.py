@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import math
 import threading
+from functools import reduce
 
 import numpy as np
+import scipy.linalg as sla
 
 from .._factor import Factor
 from .plan import BATCH, RHS, Plan, SplitPlan, StencilPlan, StencilTerm, Step
@@ -81,11 +83,13 @@ def _apply(
     out: np.ndarray | None,
     scratch: np.ndarray | None,
     dtype: np.dtype,
+    temp: np.ndarray | None = None,
 ) -> np.ndarray:
     """Run one step: read ``x`` (flat, C-ordered), write ``out`` (flat) if given.
 
-    Dense factors write into ``out``; sparse and operator factors return what
-    their own product allocates (cast to ``dtype``).
+    GEMM factors write into ``out`` (a two-pass factor uses ``temp`` between its
+    passes); sparse and operator factors return what their own product allocates
+    (cast to ``dtype``).
     """
     L, n, R, m = step.L, step.n, step.R, step.m
     op = step.op
@@ -93,23 +97,27 @@ def _apply(
         y = f.apply_along(x.reshape(L, n, R), 1)
         return np.ascontiguousarray(y, dtype=dtype).reshape(-1)
     if f.gemm:
+        left = True  # F @ B, else A @ Fᵀ
         if op == "front_keep":
-            a, b, shape = mat, x.reshape(n, R), (m, R)
+            b, shape = x.reshape(n, R), (m, R)
         elif op == "back_rot":
-            a, b, shape = mat, x.reshape(L, n).T, (m, L)
+            b, shape = x.reshape(L, n).T, (m, L)
         elif op == "front_rot":
-            a, b, shape = x.reshape(n, R).T, mat.T, (R, m)
+            left, a, shape = False, x.reshape(n, R).T, (R, m)
         elif op == "back_keep":
-            a, b, shape = x.reshape(L, n), mat.T, (L, m)
+            left, a, shape = False, x.reshape(L, n), (L, m)
         elif op == "mid_keep":
-            a, b, shape = mat, x.reshape(L, n, R), (L, m, R)
+            b, shape = x.reshape(L, n, R), (L, m, R)
         else:  # mid_front
             t = scratch[: L * n * R].reshape(n, L, R)
             np.copyto(t, x.reshape(L, n, R).transpose(1, 0, 2))
-            a, b, shape = mat, t.reshape(n, L * R), (m, L * R)
-        if out is None:
-            return np.matmul(a, b).reshape(-1)
-        return np.matmul(a, b, out=out[: math.prod(shape)].reshape(shape)).reshape(-1)
+            b, shape = t.reshape(n, L * R), (m, L * R)
+        dst = None if out is None else out[: math.prod(shape)].reshape(shape)
+        if left:
+            y = f.matmul_left(mat, b, dst, temp)
+        else:
+            y = f.matmul_right(a, mat, dst, temp)
+        return y.reshape(-1)
 
     # sparse or LinearOperator: F @ (n, ·) and take what comes back
     if op == "front_keep":
@@ -141,10 +149,17 @@ def run_chain(
     steps = plan.steps
     if not steps:
         return np.array(x, dtype=dtype, copy=True).reshape(-1)
-    bufs = workspace.acquire(dtype, plan.max_size) if workspace is not None else None
+    # a two-pass factor (an eigen-solve) needs a third buffer between its passes
+    count = 3 if any(factors[s.j].gemm_passes > 1 for s in steps) else 2
+    bufs = (
+        workspace.acquire(dtype, plan.max_size, count)
+        if workspace is not None
+        else None
+    )
     owned = bufs is not None
     if bufs is None:
-        bufs = [np.empty(plan.max_size, dtype), np.empty(plan.max_size, dtype)]
+        bufs = [np.empty(plan.max_size, dtype) for _ in range(count)]
+    temp = bufs[2] if count == 3 else None
     try:
         cur = x.reshape(-1)
         holder = None  # index of the buffer that holds `cur`, if any
@@ -167,7 +182,7 @@ def run_chain(
                     scratch = None
                     out_idx = free
                 dest = bufs[out_idx]
-            y = _apply(step, f, mat, cur, dest, scratch, dtype)
+            y = _apply(step, f, mat, cur, dest, scratch, dtype, temp)
             holder = (
                 out_idx
                 if dest is not None and dest is not out and np.may_share_memory(y, dest)
@@ -220,7 +235,7 @@ def run_split(
                 np.copyto(dest.reshape(shape), view)
         f0 = factors[0]
         mat = f0.as_dtype(dtype)
-        return np.matmul(mat, T.reshape(split.n0, split.slice_out)).reshape(-1)
+        return f0.matmul_left(mat, T.reshape(split.n0, split.slice_out)).reshape(-1)
     finally:
         if owned:
             workspace.release()
@@ -255,21 +270,17 @@ def add_mode_product(
     size = L * n * R
     dtype = y3.dtype
     if f.gemm and (L == 1 or R == 1 or R >= BATCHED_MIN_R):
-        if L == 1:
-            a, b, shape = mat, x3[0], (n, R)
-            dest = y3[0]
-        elif R == 1:
-            a, b, shape = x3[:, :, 0], mat.T, (L, n)
-            dest = y3[:, :, 0]
+        if R == 1 and L > 1:
+            shape, dest = (L, n), y3[:, :, 0]
+            out = bufs[0][:size].reshape(shape) if accumulate else dest
+            f.matmul_right(x3[:, :, 0], mat, out)
         else:
-            a, b, shape = mat, x3, (L, n, R)
-            dest = y3
+            b = x3[0] if L == 1 else x3
+            shape, dest = b.shape, (y3[0] if L == 1 else y3)
+            out = bufs[0][:size].reshape(shape) if accumulate else dest
+            f.matmul_left(mat, b, out)
         if accumulate:
-            out = bufs[0][:size].reshape(shape)
-            np.matmul(a, b, out=out)
             np.add(dest, out, out=dest)
-        else:
-            np.matmul(a, b, out=dest)
         return
     # (n, L·R) layout: one GEMM / sparse product on a transposed copy
     if L == 1:
@@ -280,7 +291,7 @@ def add_mode_product(
         rhs = t.reshape(n, L * R)
     if f.gemm:
         prod = bufs[1][:size].reshape(n, L * R)
-        np.matmul(mat, rhs, out=prod)
+        f.matmul_left(mat, rhs, prod)
     else:
         prod = np.asarray(f.apply_left(mat, rhs))
     src = prod.reshape(1, n, R) if L == 1 else prod.reshape(n, L, R).transpose(1, 0, 2)
@@ -415,8 +426,8 @@ def run_stencil(
 CHUNK = 1 << 16
 
 
-def kron_values(vectors: list[np.ndarray], how: str) -> np.ndarray:
-    """All products (``"product"``) or sums (``"sum"``) of one entry per vector.
+def kron_values(vectors: list[np.ndarray], how: str, shift=0) -> np.ndarray:
+    """All products (``"product"``) or sums (``"sum"``) of one entry per vector, + shift.
 
     The length-N result is in ``np.kron`` order (the last vector varies fastest).
     """
@@ -424,17 +435,38 @@ def kron_values(vectors: list[np.ndarray], how: str) -> np.ndarray:
     out = vectors[0]
     for v in vectors[1:]:
         out = op.outer(out, v).reshape(-1)
-    return np.array(out, copy=True).reshape(-1)
+    out = np.array(out, copy=True).reshape(-1)
+    if shift != 0:
+        out = out + shift
+    return out
+
+
+def kron_terms(terms, dtype) -> np.ndarray:
+    """Σᵣ cᵣ · (all products of one entry per vector of term r), ``np.kron`` order."""
+    out = None
+    for coef, vectors in terms:
+        v = kron_values(vectors, "product")
+        if coef != 1:
+            v = v * coef
+        if out is None:
+            out = v.astype(dtype)
+        else:
+            out += v
+    return out
 
 
 def scale_rows(y: np.ndarray, w: np.ndarray, shift=0, divide: bool = False) -> None:
-    """``y[i] *= w[i] + shift`` (or ``/=``) in place, for y of shape (N,) or (N, k).
+    """``y[…, i, :] *= w[i] + shift`` (or ``/=``) in place.
 
-    ``y`` must already have a dtype that holds the result. A shifted ``w`` is formed
-    chunk by chunk, never as a whole.
+    ``y`` has shape (N,), (N, k) or (B, N, k) and a dtype that holds the result. A
+    shifted ``w`` is formed chunk by chunk, never as a whole.
     """
-    N = y.shape[0]
     fn = np.divide if divide else np.multiply
+    if y.ndim == 3:
+        for yb in y:
+            scale_rows(yb, w, shift, divide)
+        return
+    N = y.shape[0]
     if shift == 0:
         fn(y, w[:, None] if y.ndim == 2 else w, out=y)
         return
@@ -505,3 +537,128 @@ def divide_rows(y: np.ndarray, w: np.ndarray, shift, tol: float) -> np.ndarray |
             wc[small] = 1
         np.divide(yc, wc[:, None] if y.ndim == 2 else wc, out=yc)
     return null2
+
+
+def finish(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """A result in its dtype: the real part when the dtype is real, cast if needed."""
+    if dtype.kind == "f" and np.iscomplexobj(x):
+        x = x.real
+    return np.ascontiguousarray(x, dtype=dtype) if x.dtype != dtype else x
+
+
+def null_norms2(y: np.ndarray, null: np.ndarray) -> np.ndarray:
+    """Squared norms (per column) of the rows ``null`` of y."""
+    return np.sum(np.abs(y[null]) ** 2, axis=0)
+
+
+def column_norms(b: np.ndarray) -> np.ndarray:
+    """2-norms of the columns of b (of b itself when 1-D)."""
+    return np.linalg.norm(b, axis=0)
+
+
+def k_extreme(w: np.ndarray, k: int, key) -> np.ndarray:
+    """The k entries of w with the smallest ``key(w)``, sorted by it."""
+    keys = key(w)
+    N = len(w)
+    idx = np.argpartition(keys, k - 1)[:k] if k < N else np.arange(N)
+    return w[idx[np.argsort(keys[idx], kind="stable")]]
+
+
+def abs_extremes(w: np.ndarray) -> tuple[float, float]:
+    """``(max |w|, min |w|)``."""
+    a = np.abs(w)
+    return float(np.max(a)), float(np.min(a))
+
+
+def kron_diagonal(mats: list[np.ndarray], dtype) -> np.ndarray:
+    """The main diagonal of ⊗ mats (rectangular factors), in chunks of 2²⁰."""
+    rows = [a.shape[0] for a in mats]
+    cols = [a.shape[1] for a in mats]
+    n_out = min(math.prod(rows), math.prod(cols))
+    out = np.empty(n_out, dtype=dtype)
+    step = 1 << 20
+    for start in range(0, n_out, step):
+        i = np.arange(start, min(n_out, start + step))
+        r = np.unravel_index(i, rows)
+        c = np.unravel_index(i, cols)
+        val = np.ones(len(i), dtype=dtype)
+        for j, a in enumerate(mats):
+            val *= a[r[j], c[j]]
+        out[start : start + len(i)] = val
+    return out
+
+
+def outer_abs_sum_max(diags: list[np.ndarray], offs: list[np.ndarray], shift) -> float:
+    """max over the grid of |shift + Σⱼ diagsⱼ[iⱼ]| + Σⱼ offsⱼ[iⱼ] (one slab at a time)."""
+    off = reduce(np.add.outer, offs)
+    rest = reduce(np.add.outer, diags[1:]) if len(diags) > 1 else np.zeros(())
+    best = 0.0
+    for i in range(len(diags[0])):
+        val = np.abs(diags[0][i] + rest + shift) + off[i]
+        best = max(best, float(np.max(val)))
+    return best
+
+
+def tri_solve(Ts: list[np.ndarray], Y: np.ndarray, shift) -> np.ndarray:
+    """Solve (T₁⊕…⊕T_d + shift·I) Z = Y for upper-triangular complex Tⱼ.
+
+    With d ≤ 2 the Tⱼ may also be real quasi-triangular (real Schur forms, real Y).
+
+    ``Y`` has shape (n₁, …, n_d, K). One axis at a time, back substitution:
+    row i of axis 0 needs (T₂⊕…⊕T_d + (shift + T₁[i,i]) I) Z[i] = Y[i] −
+    Σ_{k>i} T₁[i,k] Z[k], a (d−1)-dimensional system of the same kind; at d = 2 it
+    is a triangular Sylvester equation, solved by LAPACK ``trsyl``.
+    """
+    d = len(Ts)
+    if d == 1:
+        T = Ts[0] + shift * np.eye(Ts[0].shape[0], dtype=Ts[0].dtype)
+        if np.isrealobj(T):  # quasi-triangular: 2×2 blocks, use a general solve
+            return sla.solve(T, Y, check_finite=False)
+        return sla.solve_triangular(T, Y, check_finite=False)
+    if d == 2:
+        T1, T2 = Ts
+        A = T1 + shift * np.eye(T1.shape[0], dtype=T1.dtype)
+        if np.iscomplexobj(T1):
+            B, tranb = np.ascontiguousarray(T2.conj()), "C"  # (conj T₂)ᴴ = T₂ᵀ
+        else:
+            B, tranb = T2, "T"
+        trsyl = sla.get_lapack_funcs("trsyl", dtype=A.dtype)
+        Z = np.empty(Y.shape, dtype=A.dtype)
+        for k in range(Y.shape[-1]):
+            # T₁ Z + Z T₂ᵀ = Y
+            z, scale, _info = trsyl(A, B, Y[:, :, k], trana="N", tranb=tranb, isgn=1)
+            Z[:, :, k] = z / scale if scale != 1 else z
+        return Z
+    T1 = Ts[0]
+    n1 = T1.shape[0]
+    Z = np.empty_like(Y)
+    for i in range(n1 - 1, -1, -1):
+        R = Y[i]
+        if i + 1 < n1:
+            R = R - np.tensordot(T1[i, i + 1 :], Z[i + 1 :], axes=1)
+        Z[i] = tri_solve(Ts[1:], R, shift + T1[i, i])
+    return Z
+
+
+def run_blocks(appliers, x: np.ndarray, rows: int, dtype) -> np.ndarray:
+    """A block-diagonal operator on ``x`` (B, N, K): block i on its own rows.
+
+    ``appliers`` is a sequence of ``(apply, m, n)``: ``apply`` maps a (B, n, K)
+    block of x to a (B, m, K) block of the result.
+    """
+    B, _, K = x.shape
+    out = np.empty((B, rows, K), dtype=dtype)
+    r = c = 0
+    for apply, m, n in appliers:
+        out[:, r : r + m] = apply(x[:, c : c + n])
+        r += m
+        c += n
+    return out
+
+
+def run_batched(stack: np.ndarray, x: np.ndarray, dtype) -> np.ndarray:
+    """k equal dense blocks (k, m, n) on ``x`` (B, k·n, K): one batched matmul."""
+    B, _, K = x.shape
+    k, m, n = stack.shape
+    xs = x.reshape(B, k, n, K)
+    return np.matmul(stack, xs, dtype=dtype).reshape(B, k * m, K)
