@@ -117,6 +117,9 @@ class Factor(FactorLinalg):
     has_entries: ClassVar[bool] = True
     #: stored as a scipy sparse matrix
     stored_sparse: ClassVar[bool] = False
+    #: where a scalar multiple of the operator is folded in: the lowest first
+    #: (a dense factor absorbs it for free; an identity would become a diagonal)
+    fold_rank: ClassVar[int] = 2
 
     def __init__(
         self, user: Any, matrix: Any, dtype, index: int = 0, spectrum=None
@@ -259,6 +262,7 @@ class DenseFactor(Factor):
     __slots__ = ()
     label = "dense"
     gemm = True
+    fold_rank = 0
 
     def toarray(self) -> np.ndarray:
         """The factor itself."""
@@ -377,6 +381,7 @@ class SparseFactor(Factor):
     __slots__ = ()
     label = "sparse"
     stored_sparse = True
+    fold_rank = 1
 
     @property
     def nnz(self) -> int:
@@ -408,6 +413,7 @@ class IdentityFactor(SparseFactor):
     __slots__ = ()
     label = "identity"
     is_identity = True
+    fold_rank = 3
 
     @property
     def nnz(self) -> int:

@@ -216,6 +216,23 @@ class FactorLinalg:
                 terms.append((k, lo, hi, _readonly(v.copy())))
         return (c0, tuple(terms))
 
+    def diagonal_only(self) -> np.ndarray | None:
+        """The diagonal when the factor is square and diagonal, else None."""
+        if not self.has_entries or self.along_axis or self.shape[0] != self.shape[1]:
+            return None
+        if self.is_identity:
+            return np.ones(self.shape[0], dtype=self.dtype)
+        a = self.matrix
+        if self.stored_sparse:
+            coo = a.tocoo()
+            if coo.nnz and np.any(coo.row != coo.col):
+                return None
+            return np.asarray(a.diagonal())
+        d = np.diagonal(a)
+        if np.count_nonzero(a) != np.count_nonzero(d):
+            return None
+        return np.array(d)
+
     def diagonal_entries(self, method: str) -> np.ndarray:
         """The main diagonal (a new array)."""
         self.require_entries(method)

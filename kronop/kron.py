@@ -193,9 +193,7 @@ class KronOperator(Factorized, StructuredOperator):
         def rank(f: Factor) -> tuple:
             # fold into a factor that already holds the result's precision, so the
             # scalar is not rounded to a lower one (a float32 factor beside float64)
-            kind = 0 if f.gemm else 1 if f.stored_sparse and not f.is_identity else 2
-            kind = 3 if f.is_identity else kind
-            return (f.dtype != target, kind, f.nnz)
+            return (f.dtype != target, f.fold_rank, f.nnz)
 
         j = min(range(len(self._factors)), key=lambda i: rank(self._factors[i]))
         factors = list(self._factors)

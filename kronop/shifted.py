@@ -216,22 +216,8 @@ class KronPlusDiagonal(Factorized, StructuredOperator):
 
 def _diagonal_factors(op: KronOperator) -> list[np.ndarray] | None:
     """The factor diagonals if ``op`` is a KronOperator of square diagonal factors."""
-    out = []
-    for f in op._factors:
-        if not f.has_entries or f.along_axis or f.shape[0] != f.shape[1]:
-            return None
-        if f.stored_sparse:
-            coo = f.matrix.tocoo()
-            if coo.nnz and np.any(coo.row != coo.col):
-                return None
-            out.append(np.asarray(f.matrix.diagonal()))
-        else:
-            a = f.matrix
-            d = np.diagonal(a)
-            if np.count_nonzero(a) != np.count_nonzero(d):
-                return None
-            out.append(np.array(d))
-    return out
+    out = [f.diagonal_only() for f in op._factors]
+    return None if any(d is None for d in out) else out
 
 
 def _square(K: KronOperator) -> bool:
