@@ -45,10 +45,12 @@ __all__ = [
     "OperatorFactor",
     "SparseFactor",
     "TransformFactor",
+    "TransformOperator",
     "as_factor",
     "describe_shape",
     "factor_product",
     "factor_sum",
+    "transform_factor",
 ]
 
 
@@ -216,6 +218,10 @@ class Factor(FactorLinalg):
         """The stored entries, for finiteness scans."""
         return np.asarray(self.matrix)
 
+    def entries(self):
+        """The matrix whose entries decompositions read (ndarray or CSR)."""
+        return self.matrix
+
     # ---------------------------------------------------------------- algebra
     def _derived(self, fn, spectrum) -> Factor:
         """A factor from ``fn`` applied to the user form (transpose, conj, …)."""
@@ -299,7 +305,7 @@ class EigenSolveFactor(Factor):
     @classmethod
     def of(cls, vectors: np.ndarray, inverse_values: np.ndarray, index: int = 0):
         """V diag(inverse_values) Vᴴ as a factor."""
-        op = _EigenSolveOperator(vectors, inverse_values)
+        op = EigenSolveOperator(vectors, inverse_values)
         return cls(op, op, op.dtype, index)
 
     @property
@@ -509,7 +515,7 @@ class TransformFactor(Factor):
     @classmethod
     def of(cls, name: str, n: int, dtype, index: int = 0, scale=1.0):
         """The transform ``name`` on axes of length n, times ``scale``."""
-        op = _TransformOperator(name, n, dtype, scale)
+        op = TransformOperator(name, n, dtype, scale)
         return cls(op, op, op.dtype, index)
 
     @property
@@ -561,13 +567,21 @@ class TransformFactor(Factor):
         """The scale (the basis itself is finite)."""
         return np.asarray([self.matrix.scale])
 
+    def entries(self) -> np.ndarray:
+        """The dense n×n matrix (decompositions of a transform read its entries)."""
+        return self.dense("entries")
+
     def describe(self) -> str:
         """``1024×1024 dst1``."""
         return f"{self.describe_shape()} {self.matrix.name}"
 
 
-class _EigenSolveOperator(LinearOperator):
-    """V diag(w) Vᴴ as a ``LinearOperator`` (the user form of an eigen-solve)."""
+class EigenSolveOperator(LinearOperator):
+    """V diag(w) Vᴴ as a ``LinearOperator``: an ill-conditioned factor's inverse.
+
+    What ``K.inv().factors`` shows for an ill-conditioned Hermitian factor:
+    ``vectors`` V and ``inverse_values`` w = 1/λ.
+    """
 
     def __init__(self, vectors: np.ndarray, inverse_values: np.ndarray) -> None:
         self.vectors = vectors
@@ -586,11 +600,17 @@ class _EigenSolveOperator(LinearOperator):
         return self._matmat(x.reshape(self.shape[1], -1)).reshape(x.shape)
 
     def _adjoint(self):
-        return _EigenSolveOperator(self.vectors, np.conj(self.inverse_values))
+        return EigenSolveOperator(self.vectors, np.conj(self.inverse_values))
 
 
-class _TransformOperator(LinearOperator):
-    """A fast transform as a ``LinearOperator`` (``scale`` times the orthonormal one)."""
+class TransformOperator(LinearOperator):
+    """A fast orthonormal transform as a ``LinearOperator`` (times ``scale``).
+
+    What ``.factors`` shows for an eigenbasis applied by ``scipy.fft``: ``name`` is
+    ``"dst1"``, ``"dct2"``, ``"idct2"``, ``"rfft"`` or ``"irfft"`` (see
+    :mod:`kronop._transforms`); ``toarray()``-like dense forms come from applying it
+    to the identity.
+    """
 
     def __init__(self, name: str, n: int, dtype, scale=1.0) -> None:
         self.name = name
@@ -615,14 +635,19 @@ class _TransformOperator(LinearOperator):
         return self.apply_along(x.reshape(self.shape[1], -1), 0).reshape(x.shape)
 
     def _adjoint(self):
-        return _TransformOperator(
+        return TransformOperator(
             TRANSPOSE[self.name], self.shape[0], self.dtype, np.conj(self.scale)
         )
 
     def _transpose(self):
-        return _TransformOperator(
+        return TransformOperator(
             TRANSPOSE[self.name], self.shape[0], self.dtype, self.scale
         )
+
+
+def transform_factor(name: str, n: int, dtype, index: int = 0, scale=1.0) -> Factor:
+    """The fast transform ``name`` on axes of length n (times ``scale``) as a factor."""
+    return TransformFactor.of(name, n, dtype, index, scale)
 
 
 # ---------------------------------------------------------------------------
@@ -685,6 +710,10 @@ def as_factor(obj: Any, index: int) -> Factor:
             )
         _check_nonempty(obj.shape, where)
         dtype = _normalise_dtype(obj.dtype, where)
+        if isinstance(obj, TransformOperator):  # keeps its fast application
+            return TransformFactor(obj, obj, dtype, index)
+        if isinstance(obj, EigenSolveOperator):
+            return EigenSolveFactor(obj, obj, dtype, index)
         if isinstance(obj, IdentityOperator) and getattr(obj, "scale", 1) == 1:
             eye = _sparse_identity(obj.shape[0], dtype)
             return IdentityFactor(obj, eye, dtype, index)

@@ -9,11 +9,12 @@ transpose, its inverse and its decompositions share it), and each *policy* lives
 in exactly one method here:
 
 * which inverse a factor gets (:meth:`FactorLinalg.solver`): an explicit inverse
-  applied by GEMM while κ₁ ≤ :data:`INVERSE_COND_LIMIT`, otherwise its Cholesky or
-  LU factors (``splu`` for sparse factors);
+  applied by GEMM while κ₁ ≤ :data:`INVERSE_COND_LIMIT`, otherwise its
+  eigendecomposition V diag(1/λ) Vᴴ (Hermitian) or its LU factors (``splu`` for
+  sparse factors);
 * which eigendecomposition (:meth:`FactorLinalg.eigen`): the analytic one when the
   factor carries it, ``eigh`` when Hermitian, ``eig`` otherwise;
-* the Hermitian and normality tests (100 ulps of the factor's scale).
+* the Hermitian, normality and positivity tests (100 ulps of the factor's scale).
 
 Cached arrays are read-only, so nothing a caller receives can corrupt a cache.
 """
@@ -42,9 +43,9 @@ __all__ = [
 ]
 
 #: explicit inverses are used in the hot loop up to this 1-norm condition number;
-#: past it the factor is applied through its Cholesky or LU factors (backward
-#: stable). Measured on a GP factor with κ = 4e8: explicit inverse forward error
-#: 6e-4, LU 6e-9, eigh 9e-9.
+#: past it the factor is applied through its eigendecomposition (Hermitian) or its
+#: LU factors, both backward stable. Measured on a GP factor with κ = 4e8:
+#: explicit inverse forward error 6e-4, LU 6e-9, eigh 9e-9.
 INVERSE_COND_LIMIT = 1e6
 #: a sparse factor with at most this many nonzero diagonals is a stencil: applied
 #: by slicing along its axis (no transposes, no index arrays)
@@ -147,7 +148,7 @@ class FactorLinalg:
         return self._memoized("hermitian", self._hermitian_test)
 
     def _hermitian_test(self) -> bool:
-        a = self.matrix
+        a = self.entries()
         if sp.issparse(a):
             diff = abs(a - a.conj().T)
             scale = abs(a).max() if a.nnz else 0.0
@@ -218,11 +219,11 @@ class FactorLinalg:
 
     def diagonal_only(self) -> np.ndarray | None:
         """The diagonal when the factor is square and diagonal, else None."""
-        if not self.has_entries or self.along_axis or self.shape[0] != self.shape[1]:
+        if not self.has_entries or self.shape[0] != self.shape[1]:
             return None
         if self.is_identity:
             return np.ones(self.shape[0], dtype=self.dtype)
-        a = self.matrix
+        a = self.entries()
         if self.stored_sparse:
             coo = a.tocoo()
             if coo.nnz and np.any(coo.row != coo.col):
@@ -238,7 +239,7 @@ class FactorLinalg:
         self.require_entries(method)
         if self.is_identity:
             return np.ones(self.shape[0], dtype=self.dtype)
-        return np.array(self.matrix.diagonal())
+        return np.array(self.entries().diagonal())
 
     # -------------------------------------------------------- factorizations
     def cholesky(self) -> np.ndarray | None:
@@ -301,7 +302,7 @@ class FactorLinalg:
         return self.wrap(FactorSolve(a, "lu", self.name))
 
     def slogdet(self) -> tuple[Any, float]:
-        """``(sign, log|det A|)`` by Cholesky, LU or ``splu`` (sign exact)."""
+        """``(sign, log|det A|)`` by Cholesky (Hermitian PD), LU or ``splu``."""
         self.require_square("slogdet")
         if self.is_identity:
             return (1.0, 0.0)
@@ -381,6 +382,23 @@ class FactorLinalg:
             cond,
             False,
         )
+
+    def positive_eigen(self, method: str, allow_zero: bool = False) -> FactorEigen:
+        """``eigh`` of a factor that must be Hermitian positive (semi)definite.
+
+        Eigenvalues down to −100 ulps of the largest count as zero (rounding leaves
+        a semidefinite factor with values like −1e-15); ``ValueError`` otherwise.
+        """
+        e = self.eigh(method)
+        w = e.values
+        tol = 100 * np.finfo(w.dtype).eps * max(1.0, float(np.max(np.abs(w))))
+        if (np.min(w) < -tol) if allow_zero else (np.min(w) <= 0):
+            kind = "semidefinite" if allow_zero else "definite"
+            raise ValueError(
+                f"{method}() needs Hermitian positive {kind} factors; "
+                f"{self.name} has eigenvalue {np.min(w):.3e}"
+            )
+        return e
 
     def eigenvalues(self, method: str = "eigvals") -> np.ndarray:
         """The factor's eigenvalues (order of :meth:`eigen`)."""

@@ -19,7 +19,7 @@ from scipy.linalg import LinAlgWarning
 from . import _engine
 from ._base import Factorization
 from ._factor import Factor, as_factor
-from .decomposition import KronEigenvalues, SolveOperator
+from .decomposition import KronEigenvalues, SolveOperator, sign_like
 from .kron import KronOperator
 
 __all__ = ["SchurFactorization", "schur_eigvals"]
@@ -99,7 +99,7 @@ class SchurFactorization(Factorization):
             x = self.solve(b.real) + 1j * self.solve(b.imag)
             return _engine.finish(x, _engine.compute_dtype(self.dtype, b.dtype))
         work = self.Ts[0].dtype
-        y = self.Z.H @ b.astype(np.result_type(work, b.dtype), copy=False)
+        y = self.Z.H @ _engine.cast(b, np.result_type(work, b.dtype))
         K = 1 if y.ndim == 1 else y.shape[1]
         Y = y.reshape(*(f.shape[0] for f in self.factors), K)
         with warnings.catch_warnings():
@@ -130,7 +130,5 @@ class SchurFactorization(Factorization):
         sign, logabs = self.values.slog_sum()
         if sign == 0:
             return 0.0, -np.inf
-        if isinstance(sign, complex) and self.dtype.kind != "c":
-            # conjugate pairs of a real operator: the phase is 0 or π up to rounding
-            return (1.0 if sign.real > 0 else -1.0), logabs
-        return sign, logabs
+        real = self.dtype.kind != "c" and np.isrealobj(self.shift)
+        return sign_like(sign, real, self.dtype), logabs

@@ -41,6 +41,7 @@ __all__ = [
     "KronSVD",
     "SolveOperator",
     "SpectralOperator",
+    "sign_like",
     "unit_power",
 ]
 
@@ -75,6 +76,10 @@ class KronEigenvalues:
         self._full: np.ndarray | None = None
         # the unshifted N-vector, shared by every shifted copy (built once)
         self._store: dict = {}
+
+    def __getstate__(self) -> dict:
+        # the length-N vectors are rebuilt on demand, never pickled
+        return {**self.__dict__, "_full": None, "_store": {}}
 
     @property
     def dtype(self) -> np.dtype:
@@ -136,19 +141,41 @@ class KronEigenvalues:
             [np.conj(f) for f in self.factors], self.combine, np.conj(self.shift)
         )
 
-    def null_tolerance(self) -> float:
-        """|λ| at or below which an eigenvalue counts as zero (the one policy).
+    def null_bound(self) -> tuple:
+        """``(base, a, b)``: an eigenvalue i is zero when |λᵢ| ≤ a·base[i] + b.
 
-        Each factor eigenvalue carries an error of about ε‖Aⱼ‖ (backward-stable
-        ``eigh``/``eig``, or an analytic formula), so a sum λ₁+…+λ_d is zero to
-        working precision below a small multiple of ε·Σ‖Aⱼ‖, and a product below
-        ε·d·∏‖Aⱼ‖. Solves treat such eigenvalues as a null space.
+        This is the one null-space policy. Each factor eigenvalue carries an error
+        of about ε‖Aⱼ‖ (backward-stable ``eigh``/``eig``, or an analytic formula;
+        ‖Aⱼ‖ taken as max |λⱼ|). A sum λ₁+…+λ_d + σ then carries at most
+        ε(Σ‖Aⱼ‖ + |σ|), the same for every i (``base`` is None). A product
+        λ₁⋯λ_d + σ carries ε(Σⱼ ‖Aⱼ‖ ∏_{k≠j} |λₖ| + |σ|), which is small for a
+        product of small but accurate factor eigenvalues (``base`` holds the sum
+        over j, built once and shared by every shifted copy). Eigenvalues below
+        10·d times the bound are zero to working precision.
         """
+        d = len(self.factors)
+        eps = float(np.finfo(_engine.compute_dtype(*self.factors)).eps)
+        a = 10 * d * eps
         mags = [float(np.max(np.abs(f))) if f.size else 0.0 for f in self.factors]
-        scale = sum(mags) if self.combine == "sum" else math.prod(mags)
-        scale += abs(self.shift)
-        dtype = _engine.compute_dtype(*self.factors)
-        return 10 * len(self.factors) * float(np.finfo(dtype).eps) * scale
+        if self.combine == "sum":
+            return None, a, a * (sum(mags) + abs(self.shift))
+        base = self._store.get("error_base")
+        if base is None:
+            absf = [np.abs(f) for f in self.factors]
+            terms = []
+            for j, m in enumerate(mags):
+                vectors = list(absf)
+                vectors[j] = np.ones(len(absf[j]))
+                terms.append((m, vectors))
+            base = _engine.kron_terms(terms, np.float64)
+            base.setflags(write=False)
+            self._store["error_base"] = base
+        return base, a, a * abs(self.shift)
+
+    def null_tolerance(self):
+        """The bound of :meth:`null_bound`: a float for sums, length N for products."""
+        base, a, b = self.null_bound()
+        return b if base is None else _engine.affine(base, a, b)
 
     def slog_sum(self) -> tuple:
         """``(sign, Σ log|wᵢ|)`` with sign = ∏ wᵢ/|wᵢ| (0 if some wᵢ = 0).
@@ -237,6 +264,19 @@ def unit_power(z, e: int):
     return result
 
 
+def sign_like(sign, real: bool, dtype):
+    """A determinant's sign as numpy gives it, for an operator of ``dtype``.
+
+    ±1 for a real operator (the phase of conjugate pairs is 0 or π up to rounding),
+    a complex number for a complex one.
+    """
+    if real:
+        return 1.0 if np.real(sign) > 0 else -1.0
+    if np.dtype(dtype).kind == "c":
+        return complex(sign)
+    return sign if isinstance(sign, complex) else float(sign)
+
+
 def _readonly_view(a) -> np.ndarray:
     v = np.asarray(a).view()
     v.setflags(write=False)
@@ -275,16 +315,6 @@ def _k_best_sums(vals: list[np.ndarray], k: int, largest: bool) -> list[tuple]:
                     seen.add(nxt)
                     heapq.heappush(heap, (s - v[idx[j]] + v[idx[j] + 1], nxt))
     return out
-
-
-def _conjugate_closed(w: np.ndarray) -> bool:
-    """Whether the multiset of values is closed under conjugation (to rounding)."""
-    if not np.iscomplexobj(w):
-        return True
-    a = np.sort_complex(w)
-    b = np.sort_complex(w.conj())
-    scale = max(float(np.max(np.abs(w))), np.finfo(float).tiny) if w.size else 1.0
-    return bool(np.all(np.abs(a - b) <= 1e3 * np.finfo(w.real.dtype).eps * scale))
 
 
 def _apply_operator(op, x: np.ndarray) -> np.ndarray:
@@ -338,9 +368,7 @@ class SpectralOperator(StructuredOperator):
 
     def _apply(self, x: np.ndarray) -> np.ndarray:
         y = _apply_operator(self.inverse, x)
-        want = np.result_type(y, self.values)
-        if y.dtype != want:
-            y = y.astype(want)
+        y = _engine.cast(y, np.result_type(y, self.values))
         _engine.scale_rows(y, self.values)
         y = _apply_operator(self.vectors, y)
         if self.real and not np.iscomplexobj(x):
@@ -503,6 +531,10 @@ class KronEigen(Factorization):
         self.det_offset = (1.0, 0.0) if det_offset is None else det_offset
         self._memo: dict = {}
 
+    def __getstate__(self) -> dict:
+        # the length-N reciprocals are rebuilt on demand, never pickled
+        return {**self.__dict__, "_memo": {}}
+
     def __iter__(self) -> Iterator:
         yield self.values
         yield self.vectors
@@ -600,17 +632,16 @@ class KronEigen(Factorization):
         return bool(self._null()[1].size)
 
     def _singular_error(self, what: str = "") -> np.linalg.LinAlgError:
+        hint = "; use pinv() for the pseudo-inverse" if self.unitary else ""
         return np.linalg.LinAlgError(
             f"{what}the operator is singular: an eigenvalue is zero to working "
-            "precision"
+            f"precision{hint}"
         )
 
     def _spectral_solve(self, b: np.ndarray, shift, warn: bool) -> np.ndarray:
         w = self.values.full()
         y = self.inverse @ b  # a new array, never the caller's: scale it in place
-        want = np.result_type(y, w, shift)
-        if y.dtype != want:
-            y = y.astype(want)
+        y = _engine.cast(y, np.result_type(y, w, shift))
         if shift == 0:
             inv_w, null = self._null()
             if null.size:
@@ -620,8 +651,8 @@ class KronEigen(Factorization):
                     self._warn_incompatible(_engine.null_norms2(y, null), b)
             _engine.scale_rows(y, inv_w)
         else:
-            tol = self.values.shifted(shift).null_tolerance()
-            null2 = _engine.divide_rows(y, w, shift, tol)
+            bound = self.values.shifted(shift).null_bound()
+            null2 = _engine.divide_rows(y, w, shift, bound)
             if null2 is not None:
                 if not self.unitary:
                     raise self._singular_error("with this shift, ")
@@ -730,19 +761,11 @@ class KronEigen(Factorization):
         if sign == 0:
             return 0.0, -np.inf
         off_sign, off_log = self.det_offset
-        sign = sign * off_sign
-        logabs = logabs + off_log
-        if not (isinstance(sign, complex) or np.iscomplexobj(sign)):
-            return float(sign), logabs
-        if self.real and np.isrealobj(shift):
-            # conjugate pairs of a real operator: the phase is 0 or π up to rounding
-            return (1.0 if np.real(sign) > 0 else -1.0), logabs
-        return complex(sign), logabs
+        return sign_like(
+            sign * off_sign, self.real and np.isrealobj(shift), self.dtype
+        ), (logabs + off_log)
 
     # ------------------------------------------------------------ functions
-    def _diag(self, shift) -> np.ndarray:
-        w = self.values.full()
-        return w + shift if shift != 0 else w
 
     def apply(
         self, f: Callable[[np.ndarray], np.ndarray], shift=0.0
@@ -752,8 +775,9 @@ class KronEigen(Factorization):
         ``f`` must act elementwise on an array of eigenvalues.
         """
         self._check_cond("f(A)")
-        fw = np.asarray(f(self._diag(shift)))
-        real = self.real and np.isrealobj(shift) and _conjugate_closed(fw)
+        values = self.values if shift == 0 else self.values.shifted(shift)
+        fw = np.asarray(f(values.full()))
+        real = self.real and np.isrealobj(shift) and _engine.conjugate_closed(fw)
         return SpectralOperator(self.vectors, self.inverse, fw, real)
 
     def eigvals(self, k: int | None = None, which: str = "LA") -> np.ndarray:

@@ -18,10 +18,10 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from ._factor import Factor, TransformFactor, as_factor
+from ._factor import Factor, TransformOperator, as_factor, transform_factor
 from .kronsum import KronSum
 
-__all__ = ["laplacian"]
+__all__ = ["StencilSpectrum", "TransformOperator", "laplacian"]
 
 _BCS = ("dirichlet", "neumann", "periodic")
 
@@ -183,7 +183,7 @@ class StencilSpectrum:
         """V as a factor: a fast transform from ``FAST_TRANSFORM_MIN_SIZE`` on, else dense."""
         if self.use_transform:
             name = _TRANSFORM_OF[self.bc]
-            return TransformFactor.of(name, self.n, np.dtype(dtype), index)
+            return transform_factor(name, self.n, np.dtype(dtype), index)
         return as_factor(self.vectors(dtype), index)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.sparse.linalg._interface import IdentityOperator as _ScipyIdentity
 
+from . import _engine
 from ._base import StructuredOperator, conj_scalar
 
 __all__ = ["IdentityOperator"]
@@ -55,10 +56,7 @@ class IdentityOperator(StructuredOperator, _ScipyIdentity):
         return (self.scale,)
 
     def _apply(self, x: np.ndarray) -> np.ndarray:
-        dtype = np.result_type(self.dtype, x.dtype)
-        if self.scale == 1:
-            return np.array(x, dtype=dtype, copy=True)
-        return np.multiply(x, self.scale, dtype=dtype)
+        return _engine.scaled_copy(x, self.scale, np.result_type(self.dtype, x.dtype))
 
     def _scaled(self, alpha) -> IdentityOperator:
         return IdentityOperator(

@@ -73,6 +73,8 @@ class KronSum(Factorized, StructuredOperator):
         σ in ``S + σI`` (``S + σ·M₁⊗…⊗M_d`` with mass matrices).
     grid_shape : tuple of int
         (n₁, …, n_d).
+    args : tuple
+        ``(factors, mass, sigma)``, as scipy's composites expose their operands.
 
     Raises
     ------
@@ -232,7 +234,7 @@ class KronSum(Factorized, StructuredOperator):
         return len(self._factors)
 
     def _args(self) -> tuple:
-        return self.factors
+        return (self.factors, self.mass, self.sigma)
 
     def __repr__(self) -> str:
         inner = " ⊕ ".join(f.describe() for f in self._factors)

@@ -258,13 +258,17 @@ def test_plan_stencil_groups_scalars():
 
 def test_length_n_helpers_work_in_chunks(monkeypatch, rng):
     monkeypatch.setattr(numpy_kernels, "CHUNK", 7)
+    base = np.abs(rng.standard_normal(50))
+    got = np.ones((50, 1))
+    _engine.divide_rows(got, base * 1e-3, 0.0, (base, 1e-3, 0.0))  # all null
+    assert np.all(got == 0)
     w = rng.standard_normal(50) + 3
     y = rng.standard_normal((50, 2))
     got = y.copy()
     _engine.scale_rows(got, w, 0.5, divide=True)
     np.testing.assert_allclose(got, y / (w + 0.5)[:, None], rtol=1e-15)
     got = y.copy()
-    null2 = _engine.divide_rows(got, w, -w[3], tol=1e-12)
+    null2 = _engine.divide_rows(got, w, -w[3], (None, 0.0, 1e-12))
     np.testing.assert_allclose(null2, y[3] ** 2, rtol=1e-15)
     assert np.all(got[3] == 0)
     assert _engine.any_zero(w, -w[10])

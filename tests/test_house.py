@@ -111,7 +111,14 @@ def test_only_the_factor_module_knows_the_kinds(path):
     if path.name == "_factor.py":
         return
     text = path.read_text()
-    for kind in ("DenseFactor", "SparseFactor", "OperatorFactor", "IdentityFactor"):
+    for kind in (
+        "DenseFactor",
+        "SparseFactor",
+        "OperatorFactor",
+        "IdentityFactor",
+        "TransformFactor",
+        "EigenSolveFactor",
+    ):
         assert kind not in text, f"{path.name} switches on {kind}"
 
 

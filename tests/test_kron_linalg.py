@@ -371,3 +371,52 @@ def test_extreme_eigenvalues_merge_for_psd_and_magnitude():
     np.testing.assert_allclose(np.abs(got), np.sort(np.abs(w))[::-1][:2])
     got = KM.eigh().eigvals(2, "SM")
     np.testing.assert_allclose(np.abs(got), np.sort(np.abs(w))[:2])
+
+
+# ------------------------------------------- fast-transform and eigen-solve factors
+def _transform(name, n, dtype):
+    from kronop.gallery import TransformOperator
+
+    return TransformOperator(name, n, dtype)
+
+
+TRANSFORM_CASES = {
+    "dst1-hpd": [("dst1", 5), ("hpd", 3)],
+    "idct2-general": [("idct2", 4), ("general", 3)],
+    "rfft-dst1": [("rfft", 6), ("dst1", 3)],
+}
+
+
+class TestTransformFactorLinalg(LinalgContract):
+    """Eigenbases applied by scipy.fft (what laplacian(...).eigh() holds for large
+    axes) answer every question a dense factor does."""
+
+    cases = tuple(TRANSFORM_CASES)
+    offers = ALL - {"cholesky", "eigh"}
+
+    def build(self, case, dtype, rng):
+        factors = [
+            _transform(k, n, dtype)
+            if k in ("dst1", "idct2", "rfft")
+            else linalg_factor(k, n, dtype, rng)
+            for k, n in TRANSFORM_CASES[case]
+        ]
+        return KronOperator(*factors), kron_dense(factors), False
+
+
+def test_eigh_of_a_large_laplacian_axis_is_usable():
+    from kronop import laplacian
+
+    _, V = laplacian((1100,)).eigh()
+    assert "dst1" in repr(V)
+    assert KronOperator(*V.factors).factors[0] is V.factors[0]  # round trip
+    n = 1100
+    dense = V.toarray()
+    np.testing.assert_allclose(V.trace(), np.trace(dense), atol=1e-10)
+    np.testing.assert_allclose(V.diagonal(), np.diag(dense), atol=1e-12)
+    assert abs(abs(V.det()) - 1) < 1e-9  # orthogonal
+    np.testing.assert_allclose(np.sort(np.abs(V.eigvals())), np.ones(n), atol=1e-9)
+    with pytest.raises(np.linalg.LinAlgError, match="not Hermitian positive definite"):
+        V.cholesky()
+    x = np.random.default_rng(0).standard_normal(n)
+    np.testing.assert_allclose(V.solve(V @ x), x, atol=1e-12)

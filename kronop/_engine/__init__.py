@@ -1,9 +1,13 @@
 """The one numeric engine: the only code in kronop that touches length-N arrays.
 
 Operators hand the engine their :class:`~kronop._factor.Factor` objects and the
-caller's array; the engine plans (:mod:`.plan`, backend-free), runs the plan with
-the kernels for the input's kind of array (:mod:`.numpy_kernels` today), and returns
-the result in natural layout, as a new array that never aliases a work buffer.
+caller's array; the engine plans (:mod:`.plan`, backend-free) and runs the plan
+with the kernels for the input's kind of array (:func:`kernels_for`: today
+:mod:`.numpy_kernels`), and returns the result in natural layout, as a new array that
+never aliases a work buffer. Every door below only dispatches; adding a backend
+(compiled fused kernels, dask arrays) means adding a kernel module with the same
+functions and choosing it in :func:`kernels_for` — operators do not change.
+
 The doors:
 
 * :func:`apply_product` — A₁⊗…⊗A_d applied to a block ``(B, N, K)``;
@@ -12,57 +16,37 @@ The doors:
 * :func:`apply_blocks`, :func:`apply_batched` — block-diagonal operators, each block
   on its own slab (any kind of block), or k equal dense blocks as one batched GEMM;
 * :func:`tri_solve` — the triangular back substitution of a Schur solve;
-* :func:`as_block`, :func:`as_columns`, :func:`from_columns`, :func:`finish` — the
-  caller's input as the kernels read it, batches folded into columns and back,
-  results in their dtype;
-* :func:`kron_values`, :func:`reciprocal`, :func:`scale_rows`,
+* :func:`as_block`, :func:`as_columns`, :func:`from_columns`, :func:`finish`,
+  :func:`cast`, :func:`scaled_copy` — the caller's input as the kernels read it,
+  batches folded into columns and back, results in their dtype;
+* :func:`kron_values`, :func:`kron_terms`, :func:`affine`, :func:`reciprocal`,
+  :func:`scale_rows`,
   :func:`divide_rows`, :func:`any_zero`, :func:`log_abs_sum`, :func:`null_norms2`,
   :func:`column_norms`, :func:`k_extreme`, :func:`abs_extremes`,
-  :func:`kron_diagonal`, :func:`kron_terms`, :func:`outer_abs_sum_max` — the length-N eigenvalue grid,
-  diagonal scalings, reductions and diagonals of spectral solves, determinants and
-  norms.
+  :func:`conjugate_closed`, :func:`kron_diagonal`, :func:`outer_abs_sum_max` — the
+  length-N eigenvalue grid, diagonal scalings, reductions and diagonals of spectral
+  solves, determinants and norms.
 
 Each operator keeps one :class:`EngineCache` (plans and work buffers, never
-pickled). Adding a backend (compiled fused kernels, dask arrays) means adding a
-kernel module and choosing it here, from the input array; operators do not change.
+pickled).
 """
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import OrderedDict
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
-from .._factor import Factor
-from . import numpy_kernels as _np
-from .numpy_kernels import (
-    Workspace,
-    abs_extremes,
-    any_zero,
-    column_norms,
-    divide_rows,
-    finish,
-    k_extreme,
-    kron_diagonal,
-    kron_terms,
-    kron_values,
-    log_abs_sum,
-    null_norms2,
-    outer_abs_sum_max,
-    reciprocal,
-    scale_rows,
-    tri_solve,
-)
-from .plan import BATCH, RHS, plan_chain, plan_split, plan_sum
+from . import numpy_kernels
+from .numpy_kernels import Workspace
+from .plan import compute_dtype
 
 __all__ = [
     "EngineCache",
-    "Workspace",
     "abs_extremes",
+    "affine",
     "any_zero",
     "apply_batched",
     "apply_blocks",
@@ -71,8 +55,10 @@ __all__ = [
     "apply_terms",
     "as_block",
     "as_columns",
+    "cast",
     "column_norms",
     "compute_dtype",
+    "conjugate_closed",
     "divide_rows",
     "finish",
     "from_columns",
@@ -86,6 +72,7 @@ __all__ = [
     "outer_abs_sum_max",
     "reciprocal",
     "scale_rows",
+    "scaled_copy",
     "tri_solve",
 ]
 
@@ -120,7 +107,7 @@ class EngineCache:
         return got
 
     def sub(self, key) -> EngineCache:
-        """A child cache (one per term of a sum of products)."""
+        """A child cache (one per term of a sum of products, per block)."""
         got = self._subs.get(key)
         if got is None:
             got = self._subs.setdefault(key, EngineCache())
@@ -146,177 +133,163 @@ def kernels_for(x):
     :mod:`kronop._engine.numpy_kernels`; a backend for another kind of array (dask,
     compiled fused kernels) is chosen here, below every operator.
     """
-    return _np
+    return numpy_kernels
 
 
-def compute_dtype(*dtypes) -> np.dtype:
-    """The working dtype: NumPy's promotion, raised to floating point."""
-    dtype = np.result_type(*dtypes)
-    if dtype.kind not in "fc":
-        dtype = np.result_type(dtype, np.float64)
-    return dtype
-
-
-def as_block(X) -> np.ndarray:
-    """The caller's input as an array the kernels read (sparse inputs densified)."""
-    if sp.issparse(X):
-        X = X.toarray()
-    return np.asarray(X)
-
-
-def as_columns(x: np.ndarray) -> np.ndarray:
-    """A block (B, N, K) as the columns of one (N, B·K) array (a view when B = 1)."""
-    B, N, K = x.shape
-    return np.moveaxis(x, 1, 0).reshape(N, B * K)
-
-
-def from_columns(y: np.ndarray, B: int, K: int) -> np.ndarray:
-    """The inverse of :func:`as_columns`: (M, B·K) back to (B, M, K)."""
-    return np.moveaxis(y.reshape(y.shape[0], B, K), 0, 1)
-
-
-def apply_product(
-    factors: list[Factor], x: np.ndarray, cache: EngineCache, dtype=None
-) -> np.ndarray:
+# ------------------------------------------------------------------ products
+def apply_product(factors, x, cache: EngineCache, dtype=None):
     """(A₁⊗…⊗A_d) applied to ``x`` of shape (B, N, K); returns (B, M, K).
 
     The working dtype is ``np.result_type`` of ``dtype`` (default: the factors')
     and ``x``, at least floating point. ``x`` is never modified; the result is a
     new array.
     """
-    B, _N, K = x.shape
-    if dtype is None:
-        dtype = np.result_type(*(f.dtype for f in factors))
-    dtype = compute_dtype(dtype, x.dtype)
-    if x.dtype == dtype and x.flags.c_contiguous:
-        layout, flat = "C", x
-    elif x.dtype == dtype and B == 1 and x[0].flags.f_contiguous and K > 1:
-        layout, flat = "K", x[0].T
-    else:
-        layout, flat = "C", np.ascontiguousarray(x, dtype=dtype)
-    M = math.prod(f.shape[0] for f in factors)
-    itemsize = dtype.itemsize
-    if layout == "C" and B == 1:
-        split = cache.plan(
-            ("split", K, itemsize), lambda: plan_split(factors, K, itemsize)
-        )
-        if split is not None:
-            y = kernels_for(x).run_split(
-                factors,
-                split,
-                flat.reshape(-1),
-                dtype,
-                cache.split_workspace,
-                cache.workspace,
-            )
-            return y.reshape(1, M, K)
-    plan = cache.plan(
-        ("chain", B, K, layout, itemsize),
-        lambda: plan_chain(factors, B, K, layout, itemsize),
-    )
-    y = kernels_for(x).run_chain(factors, plan, flat, dtype, cache.workspace)
-    tensor = y.reshape(plan.sizes)
-    want = (BATCH, *range(len(factors)), RHS)
-    perm = [plan.layout.index(a) for a in want]
-    return tensor.transpose(perm).reshape(B, M, K)
+    return kernels_for(x).apply_product(factors, x, cache, dtype)
 
 
-def apply_sum(
-    factors: list[Factor], shift, x: np.ndarray, cache: EngineCache, dtype
-) -> np.ndarray:
+def apply_sum(factors, shift, x, cache: EngineCache, dtype):
     """(σI + A₁⊕…⊕A_d) applied to ``x`` of shape (B, N, K); returns (B, N, K).
 
     ``dtype`` is the operator's; the work happens in its promotion with ``x``'s.
-    Banded sparse factors, identities and the shift run as one compiled stencil
-    (swept in cache-sized slabs); the other factors add their mode products into
-    the same output.
+    Banded sparse factors, identities and the shift run as one compiled stencil;
+    the other factors add their mode products into the same output.
     """
-    B, N, K = x.shape
-    dtype = compute_dtype(dtype, x.dtype)
-    if B == 1 and K > 1 and x.dtype == dtype and x[0].flags.f_contiguous:
-        # a Fortran-ordered block: its transpose is a C-ordered batch of vectors
-        y = apply_sum(factors, shift, x[0].T[:, :, None], cache, dtype)
-        return y[:, :, 0].T[None]
-    x = np.ascontiguousarray(x, dtype=dtype)
-    ns = [f.shape[0] for f in factors]
-    shape = (B, *ns, K)
-    X = x.reshape(shape)
-    Y = np.empty(shape, dtype=dtype)
-    stencil, others = cache.plan(
-        ("sum", dtype), lambda: plan_sum(factors, shift, dtype)
-    )
-    size = B * N * K
-    need = size if (others or (stencil is not None and stencil.needs_scratch)) else 0
-    bufs = cache.workspace.acquire(dtype, need) if need else []
-    owned = bufs is not None and need > 0
-    if bufs is None:
-        bufs = [np.empty(need, dtype), np.empty(need, dtype)]
-    kernels = kernels_for(x)
-    try:
-        accumulate = False
-        if stencil is not None:
-            kernels.run_stencil(stencil, X, Y, bufs[0] if need else None)
-            accumulate = True
-        for j in others:
-            f = factors[j]
-            L = B * math.prod(ns[:j])
-            R = math.prod(ns[j + 1 :]) * K
-            kernels.add_mode_product(
-                f,
-                f.as_dtype(dtype),
-                X.reshape(L, ns[j], R),
-                Y.reshape(L, ns[j], R),
-                bufs,
-                accumulate,
-            )
-            accumulate = True
-        if not accumulate:
-            Y.fill(0)
-    finally:
-        if owned:
-            cache.workspace.release()
-    return Y.reshape(B, N, K)
+    return kernels_for(x).apply_sum(factors, shift, x, cache, dtype)
 
 
-def apply_blocks(appliers, x: np.ndarray, rows: int, dtype) -> np.ndarray:
+def apply_terms(terms, x, cache: EngineCache, dtype):
+    """Σᵣ cᵣ·(⊗ factors of term r) applied to ``x`` (B, N, K), into one output.
+
+    ``terms`` is a sequence of ``(coefficient, factors)``; ``dtype`` the operator's.
+    """
+    return kernels_for(x).apply_terms(terms, x, cache, dtype)
+
+
+def apply_blocks(appliers, x, rows: int, dtype):
     """diag(A₁, …, A_k) applied to ``x`` (B, N, K); returns (B, rows, K).
 
     ``appliers`` is a sequence of ``(apply, m, n)``, one per block: ``apply`` maps a
     (B, n, K) slab of the input to its (B, m, K) slab of the result (a kronop
     operator's ``_apply``, a factor's product, a solve). The slabs are views.
     """
-    dtype = compute_dtype(dtype, x.dtype)
-    return kernels_for(x).run_blocks(appliers, x, rows, dtype)
+    return kernels_for(x).run_blocks(appliers, x, rows, compute_dtype(dtype, x.dtype))
 
 
-def apply_batched(stack: np.ndarray, x: np.ndarray, dtype) -> np.ndarray:
+def apply_batched(stack, x, dtype):
     """k equal dense blocks ``stack`` (k, m, n) applied to ``x`` (B, k·n, K).
 
     One batched matmul, never a Python loop over the blocks.
     """
-    dtype = compute_dtype(dtype, x.dtype)
-    return kernels_for(x).run_batched(stack, x, dtype)
+    return kernels_for(x).run_batched(stack, x, compute_dtype(dtype, x.dtype))
 
 
-def apply_terms(terms, x: np.ndarray, cache: EngineCache, dtype) -> np.ndarray:
-    """Σᵣ cᵣ·(⊗ factors of term r) applied to ``x`` (B, N, K), into one output.
+def tri_solve(Ts, Y, shift):
+    """Solve (T₁⊕…⊕T_d + shift·I) Z = Y for triangular (Schur) factors Tⱼ."""
+    return kernels_for(Y).tri_solve(Ts, Y, shift)
 
-    ``terms`` is a sequence of ``(coefficient, factors)``; ``dtype`` the operator's.
-    """
-    dtype = compute_dtype(dtype, x.dtype)
-    x = np.ascontiguousarray(x, dtype=dtype)
-    y = None
-    for r, (coef, factors) in enumerate(terms):
-        t = apply_product(factors, x, cache.sub(r), dtype)
-        if coef != 1:
-            if np.result_type(t, coef) == t.dtype:
-                t *= coef
-            else:
-                t = t * coef
-        if y is None:
-            y = t
-        elif np.result_type(y, t) == y.dtype:
-            y += t
-        else:
-            y = y + t
-    return y
+
+# ------------------------------------------------------- arrays in and out
+def as_block(X):
+    """The caller's input as an array the kernels read (sparse inputs densified)."""
+    return kernels_for(X).as_block(X)
+
+
+def as_columns(x):
+    """A block (B, N, K) as the columns of one (N, B·K) array (a view when B = 1)."""
+    return kernels_for(x).as_columns(x)
+
+
+def from_columns(y, B: int, K: int):
+    """The inverse of :func:`as_columns`: (M, B·K) back to (B, M, K)."""
+    return kernels_for(y).from_columns(y, B, K)
+
+
+def finish(x, dtype):
+    """A result in its dtype: the real part when the dtype is real, cast if needed."""
+    return kernels_for(x).finish(x, np.dtype(dtype))
+
+
+def cast(x, dtype):
+    """``x`` in ``dtype`` (itself when it already is)."""
+    return kernels_for(x).cast(x, np.dtype(dtype))
+
+
+def scaled_copy(x, alpha, dtype):
+    """``alpha·x`` as a new array of ``dtype``."""
+    return kernels_for(x).scaled_copy(x, alpha, np.dtype(dtype))
+
+
+# ---------------------------------------------------- length-N vectors
+def kron_values(vectors, how: str, shift=0):
+    """All products (``"product"``) or sums (``"sum"``) of one entry per vector, + shift."""
+    return kernels_for(vectors[0]).kron_values(vectors, how, shift)
+
+
+def kron_terms(terms, dtype):
+    """Σᵣ cᵣ · (all products of one entry per vector of term r), ``np.kron`` order."""
+    return kernels_for(terms[0][1][0]).kron_terms(terms, dtype)
+
+
+def reciprocal(w, tol):
+    """``(1/w, null)``: reciprocals with 0 where ``|w| ≤ tol``, and those indices."""
+    return kernels_for(w).reciprocal(w, tol)
+
+
+def scale_rows(y, w, shift=0, divide: bool = False) -> None:
+    """``y[…, i, :] *= w[i] + shift`` (or ``/=``) in place."""
+    kernels_for(y).scale_rows(y, w, shift, divide)
+
+
+def divide_rows(y, w, shift, bound):
+    """``y[i] /= w[i] + shift`` in place; null rows (see the kernel) are zeroed."""
+    return kernels_for(y).divide_rows(y, w, shift, bound)
+
+
+def affine(x, a, b):
+    """a·x + b (a new array)."""
+    return kernels_for(x).affine(x, a, b)
+
+
+def any_zero(w, shift=0) -> bool:
+    """Whether some ``w[i] + shift`` is exactly zero."""
+    return kernels_for(w).any_zero(w, shift)
+
+
+def log_abs_sum(parts, real: bool):
+    """Σ log|v| over ``parts`` = [(values, multiplicity, shift)], with the sign data."""
+    return kernels_for(parts[0][0]).log_abs_sum(parts, real)
+
+
+def null_norms2(y, null):
+    """Squared norms (per column) of the rows ``null`` of y."""
+    return kernels_for(y).null_norms2(y, null)
+
+
+def column_norms(b):
+    """2-norms of the columns of b (of b itself when 1-D)."""
+    return kernels_for(b).column_norms(b)
+
+
+def k_extreme(w, k: int, key):
+    """The k entries of w with the smallest ``key(w)``, sorted by it."""
+    return kernels_for(w).k_extreme(w, k, key)
+
+
+def abs_extremes(w) -> tuple[float, float]:
+    """``(max |w|, min |w|)``."""
+    return kernels_for(w).abs_extremes(w)
+
+
+def conjugate_closed(w) -> bool:
+    """Whether the multiset of values is closed under conjugation (to rounding)."""
+    return kernels_for(w).conjugate_closed(w)
+
+
+def kron_diagonal(mats, dtype):
+    """The main diagonal of ⊗ mats (rectangular factors)."""
+    return kernels_for(mats[0]).kron_diagonal(mats, dtype)
+
+
+def outer_abs_sum_max(diags, offs, shift) -> float:
+    """max over the grid of |shift + Σⱼ diagsⱼ[iⱼ]| + Σⱼ offsⱼ[iⱼ]."""
+    return kernels_for(diags[0]).outer_abs_sum_max(diags, offs, shift)

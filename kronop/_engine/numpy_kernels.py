@@ -12,18 +12,38 @@ from __future__ import annotations
 import math
 import threading
 from functools import reduce
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.linalg as sla
+import scipy.sparse as sp
 
 from .._factor import Factor
-from .plan import BATCH, RHS, Plan, SplitPlan, StencilPlan, StencilTerm, Step
+
+if TYPE_CHECKING:  # pragma: no cover
+    from . import EngineCache
+from .plan import (
+    BATCH,
+    RHS,
+    Plan,
+    SplitPlan,
+    StencilPlan,
+    StencilTerm,
+    Step,
+    compute_dtype,
+    plan_chain,
+    plan_split,
+    plan_sum,
+)
 
 __all__ = [
     "STENCIL_BLOCK_ABOVE",
     "STENCIL_SLAB_BYTES",
     "Workspace",
     "add_mode_product",
+    "apply_product",
+    "apply_sum",
+    "apply_terms",
     "run_chain",
     "run_split",
     "run_stencil",
@@ -488,7 +508,8 @@ def log_abs_sum(parts, real: bool) -> tuple[int | float, float, float]:
 
     Returns ``(negatives, logabs, phase)``: the count of negative values (real
     values) or the summed argument (complex ones), each weighted by its
-    multiplicity; ``logabs`` is ``-inf`` as soon as one value is zero.
+    multiplicity; ``logabs`` is ``-inf`` as soon as one value is zero. Logarithms
+    are summed in double precision whatever the values' dtype.
     """
     logabs = 0.0
     negatives = 0
@@ -497,7 +518,7 @@ def log_abs_sum(parts, real: bool) -> tuple[int | float, float, float]:
         for i in range(0, len(w), CHUNK):
             v = w[i : i + CHUNK]
             v = v + shift if shift != 0 else v
-            a = np.abs(v)
+            a = np.abs(v).astype(np.float64)
             if not np.all(a):
                 return 0, -np.inf, 0.0
             logabs += e * float(np.sum(np.log(a, out=a)))
@@ -518,17 +539,25 @@ def reciprocal(w: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
     return inv, null
 
 
-def divide_rows(y: np.ndarray, w: np.ndarray, shift, tol: float) -> np.ndarray | None:
-    """``y[i] /= w[i] + shift`` in place, chunk by chunk; zero rows with |w+shift| ≤ tol.
+def affine(x: np.ndarray, a, b) -> np.ndarray:
+    """a·x + b (a new array)."""
+    return a * x + b
 
-    Returns the squared norms (one per column) of what was zeroed, or None when no
-    value was that small.
+
+def divide_rows(y: np.ndarray, w: np.ndarray, shift, bound) -> np.ndarray | None:
+    """``y[i] /= w[i] + shift`` in place, chunk by chunk; zero the null rows.
+
+    ``bound = (base, a, b)``: row i is null when |w[i] + shift| ≤ a·base[i] + b
+    (``base`` None: ≤ b). Returns the squared norms (one per column) of what was
+    zeroed, or None when no row was null.
     """
+    base, a, b = bound
     null2 = None
     for i in range(0, y.shape[0], CHUNK):
         wc = w[i : i + CHUNK]
         wc = wc + shift if shift != 0 else wc.copy()
         yc = y[i : i + CHUNK]
+        tol = b if base is None else a * base[i : i + CHUNK] + b
         small = np.abs(wc) <= tol
         if small.any():
             part = np.sum(np.abs(yc[small]) ** 2, axis=0)
@@ -662,3 +691,172 @@ def run_batched(stack: np.ndarray, x: np.ndarray, dtype) -> np.ndarray:
     k, m, n = stack.shape
     xs = x.reshape(B, k, n, K)
     return np.matmul(stack, xs, dtype=dtype).reshape(B, k * m, K)
+
+
+# ---------------------------------------------------------------------------
+# The doors' numpy implementations (see kronop._engine)
+# ---------------------------------------------------------------------------
+def as_block(X) -> np.ndarray:
+    """The caller's input as an array the kernels read (sparse inputs densified)."""
+    if sp.issparse(X):
+        X = X.toarray()
+    return np.asarray(X)
+
+
+def as_columns(x: np.ndarray) -> np.ndarray:
+    """A block (B, N, K) as the columns of one (N, B·K) array (a view when B = 1)."""
+    B, N, K = x.shape
+    return np.moveaxis(x, 1, 0).reshape(N, B * K)
+
+
+def from_columns(y: np.ndarray, B: int, K: int) -> np.ndarray:
+    """The inverse of :func:`as_columns`: (M, B·K) back to (B, M, K)."""
+    return np.moveaxis(y.reshape(y.shape[0], B, K), 0, 1)
+
+
+def apply_product(
+    factors: list[Factor], x: np.ndarray, cache: EngineCache, dtype=None
+) -> np.ndarray:
+    """(A₁⊗…⊗A_d) applied to ``x`` of shape (B, N, K); returns (B, M, K).
+
+    The working dtype is ``np.result_type`` of ``dtype`` (default: the factors')
+    and ``x``, at least floating point. ``x`` is never modified; the result is a
+    new array.
+    """
+    B, _N, K = x.shape
+    if dtype is None:
+        dtype = np.result_type(*(f.dtype for f in factors))
+    dtype = compute_dtype(dtype, x.dtype)
+    if x.dtype == dtype and x.flags.c_contiguous:
+        layout, flat = "C", x
+    elif x.dtype == dtype and B == 1 and x[0].flags.f_contiguous and K > 1:
+        layout, flat = "K", x[0].T
+    else:
+        layout, flat = "C", np.ascontiguousarray(x, dtype=dtype)
+    M = math.prod(f.shape[0] for f in factors)
+    itemsize = dtype.itemsize
+    if layout == "C" and B == 1:
+        split = cache.plan(
+            ("split", K, itemsize), lambda: plan_split(factors, K, itemsize)
+        )
+        if split is not None:
+            y = run_split(
+                factors,
+                split,
+                flat.reshape(-1),
+                dtype,
+                cache.split_workspace,
+                cache.workspace,
+            )
+            return y.reshape(1, M, K)
+    plan = cache.plan(
+        ("chain", B, K, layout, itemsize),
+        lambda: plan_chain(factors, B, K, layout, itemsize),
+    )
+    y = run_chain(factors, plan, flat, dtype, cache.workspace)
+    tensor = y.reshape(plan.sizes)
+    want = (BATCH, *range(len(factors)), RHS)
+    perm = [plan.layout.index(a) for a in want]
+    return tensor.transpose(perm).reshape(B, M, K)
+
+
+def apply_sum(
+    factors: list[Factor], shift, x: np.ndarray, cache: EngineCache, dtype
+) -> np.ndarray:
+    """(σI + A₁⊕…⊕A_d) applied to ``x`` of shape (B, N, K); returns (B, N, K).
+
+    ``dtype`` is the operator's; the work happens in its promotion with ``x``'s.
+    Banded sparse factors, identities and the shift run as one compiled stencil
+    (swept in cache-sized slabs); the other factors add their mode products into
+    the same output.
+    """
+    B, N, K = x.shape
+    dtype = compute_dtype(dtype, x.dtype)
+    if B == 1 and K > 1 and x.dtype == dtype and x[0].flags.f_contiguous:
+        # a Fortran-ordered block: its transpose is a C-ordered batch of vectors
+        y = apply_sum(factors, shift, x[0].T[:, :, None], cache, dtype)
+        return y[:, :, 0].T[None]
+    x = np.ascontiguousarray(x, dtype=dtype)
+    ns = [f.shape[0] for f in factors]
+    shape = (B, *ns, K)
+    X = x.reshape(shape)
+    Y = np.empty(shape, dtype=dtype)
+    stencil, others = cache.plan(
+        ("sum", dtype), lambda: plan_sum(factors, shift, dtype)
+    )
+    size = B * N * K
+    need = size if (others or (stencil is not None and stencil.needs_scratch)) else 0
+    bufs = cache.workspace.acquire(dtype, need) if need else []
+    owned = bufs is not None and need > 0
+    if bufs is None:
+        bufs = [np.empty(need, dtype), np.empty(need, dtype)]
+    try:
+        accumulate = False
+        if stencil is not None:
+            run_stencil(stencil, X, Y, bufs[0] if need else None)
+            accumulate = True
+        for j in others:
+            f = factors[j]
+            L = B * math.prod(ns[:j])
+            R = math.prod(ns[j + 1 :]) * K
+            add_mode_product(
+                f,
+                f.as_dtype(dtype),
+                X.reshape(L, ns[j], R),
+                Y.reshape(L, ns[j], R),
+                bufs,
+                accumulate,
+            )
+            accumulate = True
+        if not accumulate:
+            Y.fill(0)
+    finally:
+        if owned:
+            cache.workspace.release()
+    return Y.reshape(B, N, K)
+
+
+def apply_terms(terms, x: np.ndarray, cache: EngineCache, dtype) -> np.ndarray:
+    """Σᵣ cᵣ·(⊗ factors of term r) applied to ``x`` (B, N, K), into one output.
+
+    ``terms`` is a sequence of ``(coefficient, factors)``; ``dtype`` the operator's.
+    """
+    dtype = compute_dtype(dtype, x.dtype)
+    x = np.ascontiguousarray(x, dtype=dtype)
+    y = None
+    for r, (coef, factors) in enumerate(terms):
+        t = apply_product(factors, x, cache.sub(r), dtype)
+        if coef != 1:
+            if np.result_type(t, coef) == t.dtype:
+                t *= coef
+            else:
+                t = t * coef
+        if y is None:
+            y = t
+        elif np.result_type(y, t) == y.dtype:
+            y += t
+        else:
+            y = y + t
+    return y
+
+
+def cast(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``x`` in ``dtype`` (itself when it already is)."""
+    return x if x.dtype == dtype else x.astype(dtype)
+
+
+def scaled_copy(x: np.ndarray, alpha, dtype: np.dtype) -> np.ndarray:
+    """``alpha·x`` as a new array of ``dtype``."""
+    if alpha == 1:
+        return np.array(x, dtype=dtype, copy=True)
+    return np.multiply(x, alpha, dtype=dtype)
+
+
+def conjugate_closed(w: np.ndarray) -> bool:
+    """Whether the multiset of values is closed under conjugation (to rounding)."""
+    if not np.iscomplexobj(w):
+        return True
+    a = np.sort_complex(w)
+    b = np.sort_complex(w.conj())
+    scale = max(float(np.max(np.abs(w))), np.finfo(float).tiny) if w.size else 1.0
+    return bool(np.all(np.abs(a - b) <= 1e3 * np.finfo(w.real.dtype).eps * scale))

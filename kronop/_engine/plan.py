@@ -64,11 +64,21 @@ __all__ = [
     "Step",
     "brute_force_order",
     "chain_flops",
+    "compute_dtype",
     "flop_optimal_order",
     "plan_chain",
     "plan_split",
     "plan_stencil",
 ]
+
+
+def compute_dtype(*dtypes) -> np.dtype:
+    """The working dtype: NumPy's promotion, raised to floating point."""
+    dtype = np.result_type(*dtypes)
+    if dtype.kind not in "fc":
+        dtype = np.result_type(dtype, np.float64)
+    return dtype
+
 
 # Axis ids in a layout: factor axes are 0..d-1; the two batch axes are negative.
 BATCH, RHS = -1, -2
