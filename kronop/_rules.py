@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import numpy as np
 from scipy.sparse.linalg import LinearOperator
 from scipy.sparse.linalg._interface import (
     IdentityOperator,
@@ -36,7 +35,6 @@ class ScaledIdentity(NamedTuple):
 
     sigma: Any
     shape: tuple[int, int]
-    dtype: np.dtype
 
 
 def scaled_identity(op: Any) -> ScaledIdentity | None:
@@ -63,8 +61,7 @@ def scaled_identity(op: Any) -> ScaledIdentity | None:
         sigma = alpha * got.sigma
     else:
         return None
-    dtype = np.dtype(op.dtype) if op.dtype is not None else np.result_type(sigma)
-    return ScaledIdentity(sigma, tuple(int(s) for s in op.shape), dtype)
+    return ScaledIdentity(sigma, tuple(int(s) for s in op.shape))
 
 
 Rule = Callable[[Any, Any], Any]

@@ -593,7 +593,7 @@ class KronOperator(Factorized, StructuredOperator):
         -------
         KronPlusDiagonal
         """
-        got = _rules.add(self, _rules.ScaledIdentity(sigma, self.shape, self.dtype))
+        got = _rules.add(self, _rules.ScaledIdentity(sigma, self.shape))
         if got is NotImplemented:
             raise ValueError(
                 "shift() needs square factors (the eigendecomposition of each), got "
