@@ -39,7 +39,6 @@ __all__ = [
     "StructuredOperator",
     "check_block",
     "check_rhs",
-    "conj_scalar",
     "det_from_slogdet",
     "is_scalar",
     "logdet_from_slogdet",
@@ -56,15 +55,6 @@ def is_scalar(x: Any) -> bool:
 def _scalar(x):
     """A 0-d array as the NumPy scalar it holds (scipy accepts only scalars)."""
     return x[()] if isinstance(x, np.ndarray) else x
-
-
-def conj_scalar(s):
-    """Complex conjugate of a scalar, keeping Python scalars Python (NEP 50)."""
-    if isinstance(s, bool | int | float):
-        return s
-    if isinstance(s, complex):
-        return s.conjugate()
-    return np.conj(s)
 
 
 def check_rhs(b, n: int) -> np.ndarray:

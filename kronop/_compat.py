@@ -1,10 +1,11 @@
-"""What differs between the scipy versions kronop supports (1.17, 1.18)."""
+"""Compatibility: scipy 1.17 and 1.18, and NumPy 2's weak Python scalars (NEP 50)."""
 
 from __future__ import annotations
 
+import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
-__all__ = ["restore_state"]
+__all__ = ["conj_scalar", "restore_state"]
 
 
 def restore_state(obj, state: dict) -> None:
@@ -14,3 +15,12 @@ def restore_state(obj, state: dict) -> None:
         parent(obj, state)
     else:
         obj.__dict__.update(state)
+
+
+def conj_scalar(s):
+    """Complex conjugate of a scalar, keeping Python scalars Python (NEP 50)."""
+    if isinstance(s, bool | int | float):
+        return s
+    if isinstance(s, complex):
+        return s.conjugate()
+    return np.conj(s)

@@ -34,6 +34,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, aslinearoperator
 from scipy.sparse.linalg._interface import IdentityOperator
 
+from ._compat import conj_scalar
 from ._factor_linalg import FactorLinalg
 from ._transforms import TRANSPOSE, apply_transform
 
@@ -550,13 +551,15 @@ class TransformFactor(Factor):
     def adjoint(self) -> Factor:
         """The transposed transform, conjugate scale."""
         op = self.matrix
-        return self._with(TRANSPOSE[op.name], np.conj(op.scale))
+        return self._with(TRANSPOSE[op.name], conj_scalar(op.scale))
 
     def conj(self) -> Factor:
         """The same transform with the conjugate scale (the basis is real)."""
         op = self.matrix
         return (
-            self if np.isrealobj(op.scale) else self._with(op.name, np.conj(op.scale))
+            self
+            if np.isrealobj(op.scale)
+            else self._with(op.name, conj_scalar(op.scale))
         )
 
     def scaled(self, alpha, dtype=None) -> Factor:
@@ -636,7 +639,7 @@ class TransformOperator(LinearOperator):
 
     def _adjoint(self):
         return TransformOperator(
-            TRANSPOSE[self.name], self.shape[0], self.dtype, np.conj(self.scale)
+            TRANSPOSE[self.name], self.shape[0], self.dtype, conj_scalar(self.scale)
         )
 
     def _transpose(self):

@@ -69,6 +69,8 @@ class FactorEigen(NamedTuple):
     cond: float
     #: whether V is unitary (Hermitian or analytic normal factors)
     unitary: bool
+    #: the values are exact to rounding (analytic: each carries ε·|λ|, not ε·‖A‖)
+    exact: bool = False
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -356,14 +358,14 @@ class FactorLinalg:
             return self._memoized("eigen", self._analytic_eigen)
         if self.is_identity:
             ones = _readonly(np.ones(self.shape[0], dtype=_real(self.dtype)))
-            return FactorEigen(ones, self, self, 1.0, True)
+            return FactorEigen(ones, self, self, 1.0, True, True)
         self.dense(method)
         return self._memoized("eigen", self._numeric_eigen)
 
     def _analytic_eigen(self) -> FactorEigen:
         spec = self.spectrum
         V = spec.vectors_factor(self.dtype, self.index)
-        return FactorEigen(spec.values, V, V.transpose(), 1.0, True)
+        return FactorEigen(spec.values, V, V.transpose(), 1.0, True, True)
 
     def _numeric_eigen(self) -> FactorEigen:
         a = self.dense("eig")

@@ -18,7 +18,7 @@ import math
 import numbers
 import warnings
 from collections.abc import Callable, Iterator
-from functools import reduce
+from functools import partial, reduce
 from typing import Literal
 
 import numpy as np
@@ -67,12 +67,21 @@ class KronEigenvalues:
         How factor eigenvalues combine: a Kronecker product or a Kronecker sum.
     shift : scalar, optional
         Added to every combined value.
+    exact : sequence of bool, optional
+        Per factor, whether its values are exact to rounding (analytic spectra,
+        identities): they then carry an error ε·|λ| instead of ε·‖A‖, which
+        decides what counts as a zero eigenvalue (:meth:`null_bound`).
     """
 
-    def __init__(self, factors: list[np.ndarray], combine: Combine, shift=0.0) -> None:
+    def __init__(
+        self, factors: list[np.ndarray], combine: Combine, shift=0.0, exact=None
+    ) -> None:
         self.factors = tuple(_readonly_view(f) for f in factors)
         self.combine = combine
         self.shift = shift
+        self.exact = (
+            (False,) * len(self.factors) if exact is None else tuple(map(bool, exact))
+        )
         self._full: np.ndarray | None = None
         # the unshifted N-vector, shared by every shifted copy (built once)
         self._store: dict = {}
@@ -86,13 +95,18 @@ class KronEigenvalues:
         """dtype of the eigenvalues."""
         return np.result_type(*self.factors, self.shift)
 
-    def __len__(self) -> int:
+    @property
+    def size(self) -> int:
+        """N, the number of eigenvalues (a Python int: any size)."""
         return math.prod(len(f) for f in self.factors)
+
+    def __len__(self) -> int:
+        return self.size
 
     @property
     def shape(self) -> tuple[int]:
         """``(N,)``."""
-        return (len(self),)
+        return (self.size,)
 
     def base(self) -> np.ndarray:
         """The unshifted length-N vector (built once, shared with shifted copies)."""
@@ -123,13 +137,15 @@ class KronEigenvalues:
         parts = " and ".join(f"{len(f)}" for f in self.factors)
         shift = f" + {self.shift}" if self.shift != 0 else ""
         return (
-            f"KronEigenvalues(N={len(self)}, {self.combine} of spectra of sizes "
+            f"KronEigenvalues(N={self.size}, {self.combine} of spectra of sizes "
             f"{parts}{shift})"
         )
 
     def shifted(self, sigma) -> KronEigenvalues:
         """The eigenvalues of the operator plus ``sigma·I``."""
-        out = KronEigenvalues(list(self.factors), self.combine, self.shift + sigma)
+        out = KronEigenvalues(
+            list(self.factors), self.combine, self.shift + sigma, self.exact
+        )
         out._store = self._store
         return out
 
@@ -138,36 +154,51 @@ class KronEigenvalues:
         if np.isrealobj(self.shift) and all(np.isrealobj(f) for f in self.factors):
             return self
         return KronEigenvalues(
-            [np.conj(f) for f in self.factors], self.combine, np.conj(self.shift)
+            [np.conj(f) for f in self.factors],
+            self.combine,
+            np.conj(self.shift),
+            self.exact,
         )
 
     def null_bound(self) -> tuple:
         """``(base, a, b)``: an eigenvalue i is zero when |λᵢ| ≤ a·base[i] + b.
 
-        This is the one null-space policy. Each factor eigenvalue carries an error
-        of about ε‖Aⱼ‖ (backward-stable ``eigh``/``eig``, or an analytic formula;
-        ‖Aⱼ‖ taken as max |λⱼ|). A sum λ₁+…+λ_d + σ then carries at most
-        ε(Σ‖Aⱼ‖ + |σ|), the same for every i (``base`` is None). A product
-        λ₁⋯λ_d + σ carries ε(Σⱼ ‖Aⱼ‖ ∏_{k≠j} |λₖ| + |σ|), which is small for a
-        product of small but accurate factor eigenvalues (``base`` holds the sum
-        over j, built once and shared by every shifted copy). Eigenvalues below
-        10·d times the bound are zero to working precision.
+        This is the one null-space policy: an eigenvalue is zero when it is within
+        its own rounding error of zero. A factor's computed eigenvalues carry an
+        error of about ε‖Aⱼ‖ (backward-stable ``eigh``/``eig``; ‖Aⱼ‖ taken as
+        max |λⱼ|), or ε|λⱼ| when they are exact (analytic spectra). A sum
+        λ₁+…+λ_d + σ then carries about ε(Σⱼ errⱼ + |σ|), a product
+        λ₁⋯λ_d + σ about ε(Σⱼ errⱼ ∏_{k≠j} |λₖ| + |σ|); ``a`` is d·ε in the
+        operator's precision. So a float32 operator is singular only when it is
+        singular in float32 (κ ≳ 1/ε), the constant mode of a Neumann Laplacian
+        (λ = 0 exactly) is always null, and a product of small but accurate factor
+        eigenvalues never is. ``base`` is None when the bound is the same for every
+        eigenvalue (``b`` alone), else a length-N array built once and shared by
+        every shifted copy.
         """
         d = len(self.factors)
         eps = float(np.finfo(_engine.compute_dtype(*self.factors)).eps)
-        a = 10 * d * eps
+        a = d * eps
         mags = [float(np.max(np.abs(f))) if f.size else 0.0 for f in self.factors]
-        if self.combine == "sum":
+        if self.combine == "sum" and not any(self.exact):
             return None, a, a * (sum(mags) + abs(self.shift))
         base = self._store.get("error_base")
         if base is None:
             absf = [np.abs(f) for f in self.factors]
-            terms = []
-            for j, m in enumerate(mags):
-                vectors = list(absf)
-                vectors[j] = np.ones(len(absf[j]))
-                terms.append((m, vectors))
-            base = _engine.kron_terms(terms, np.float64)
+            # the error of factor j's value: ε|λⱼ| if exact, else ε‖Aⱼ‖
+            errs = [
+                absf[j] if self.exact[j] else np.full(len(absf[j]), mags[j])
+                for j in range(d)
+            ]
+            if self.combine == "sum":
+                base = _engine.kron_values(errs, "sum")
+            else:
+                terms = []
+                for j in range(d):
+                    vectors = list(absf)
+                    vectors[j] = errs[j]
+                    terms.append((1.0, vectors))
+                base = _engine.kron_terms(terms, np.float64)
             base.setflags(write=False)
             self._store["error_base"] = base
         return base, a, a * abs(self.shift)
@@ -186,7 +217,7 @@ class KronEigenvalues:
         """
         real = all(np.isrealobj(f) for f in self.factors) and np.isrealobj(self.shift)
         if self.shift == 0 and self.combine == "product":
-            N = len(self)
+            N = self.size
             parts = [(f, N // len(f), 0) for f in self.factors]
         else:
             parts = [(self.base(), 1, self.shift)]
@@ -206,47 +237,63 @@ class KronEigenvalues:
         """The k extreme eigenvalues, sorted.
 
         ``"LA"``/``"SA"``: largest/smallest algebraic; ``"LM"``/``"SM"``:
-        largest/smallest magnitude. A best-first merge over the sorted factor
-        spectra, O(k·d·log k), never all N: for sums with real spectra (LA/SA), and
-        for products by magnitude (any spectra) or algebraically when the spectra
-        are non-negative (to within rounding). Other cases partition the full
-        vector.
+        largest/smallest magnitude. Never all N at once: a best-first merge over the
+        sorted factor spectra, O(k·d·log k), for sums with real spectra (LA, SA and
+        LM, the largest magnitudes being among the k largest and k smallest values)
+        and for products by magnitude (any spectra) or algebraically when the
+        spectra are non-negative (to within rounding); the other cases (SM of a sum,
+        complex sums, shifted products) stream over the grid in slabs, O(N) time and
+        O(N/n₁ + k) memory.
         """
-        N = len(self)
+        N = self.size
         if not isinstance(k, numbers.Integral) or not 1 <= k <= N:
             raise ValueError(f"k must be an integer between 1 and N={N}, got {k!r}")
         if which not in ("LA", "SA", "LM", "SM"):
             raise ValueError(f"which must be 'LA', 'SA', 'LM' or 'SM', got {which!r}")
         real = all(np.isrealobj(f) for f in self.factors) and np.isrealobj(self.shift)
         facs = list(self.factors)
-        keys = None
-        if self.combine == "sum" and real and which in ("LA", "SA"):
+        key = partial(_order_key, which=which)
+        if self.combine == "sum" and real and which != "SM":
             keys = [f.astype(float) for f in facs]
-            largest = which == "LA"
-        elif self.combine == "product" and self.shift == 0:
+            if which == "LM":  # among the k largest and the k smallest values
+                picks = set(_k_best_sums(keys, k, True)) | set(
+                    _k_best_sums(keys, k, False)
+                )
+                return _sorted(self._values_at(sorted(picks)), key)[:k]
+            return self._merge(keys, k, which == "LA")
+        if self.combine == "product" and self.shift == 0:
             tiny = np.finfo(float).tiny
             if which in ("LM", "SM"):
                 keys = [np.log(np.maximum(np.abs(f), tiny)) for f in facs]
-                largest = which == "LM"
-            elif real and all(
+                return _sorted(self._merge(keys, k, which == "LM"), key)
+            if real and all(
                 np.min(f) >= -100 * np.finfo(f.dtype).eps * max(np.max(np.abs(f)), tiny)
                 for f in facs
             ):
                 # rounding can leave a PSD factor with eigenvalues like −1e-15
                 keys = [np.log(np.maximum(f, tiny)) for f in facs]
-                largest = which == "LA"
-        if keys is not None:
-            picks = _k_best_sums(keys, k, largest)
-            op = np.multiply if self.combine == "product" else np.add
-            vals = np.array(
-                [
-                    reduce(op, [f[i] for f, i in zip(facs, idx, strict=True)])
-                    for idx in picks
-                ]
-            )
-            vals = vals + self.shift
-            return vals[np.argsort(_order_key(vals, which), kind="stable")]
-        return _engine.k_extreme(self.full(), k, lambda w: _order_key(w, which))
+                return _sorted(self._merge(keys, k, which == "LA"), key)
+        return _engine.k_extreme_grid(facs, self.combine, self.shift, k, key)
+
+    def _merge(self, keys: list[np.ndarray], k: int, largest: bool) -> np.ndarray:
+        """The combined values at the k best index tuples of Σ keys (sorted)."""
+        vals = self._values_at(_k_best_sums(keys, k, largest))
+        return vals[np.argsort(-vals.real if largest else vals.real, kind="stable")]
+
+    def _values_at(self, picks) -> np.ndarray:
+        """The combined values (shift included) at the given index tuples."""
+        op = np.multiply if self.combine == "product" else np.add
+        vals = np.array(
+            [
+                reduce(op, [f[i] for f, i in zip(self.factors, idx, strict=True)])
+                for idx in picks
+            ]
+        )
+        return vals + self.shift
+
+
+def _sorted(vals: np.ndarray, key) -> np.ndarray:
+    return vals[np.argsort(key(vals), kind="stable")]
 
 
 def unit_power(z, e: int):
@@ -284,6 +331,7 @@ def _readonly_view(a) -> np.ndarray:
 
 
 def _order_key(vals: np.ndarray, which: str) -> np.ndarray:
+    """Ascending in this key = most extreme first."""
     if which == "LA":
         return -vals.real
     if which == "SA":
@@ -500,8 +548,6 @@ class KronEigen(Factorization):
     True
     """
 
-    COND_WARN = 1e8
-
     def __init__(
         self,
         values: KronEigenvalues,
@@ -563,12 +609,47 @@ class KronEigen(Factorization):
         """The eigenvectors ⊗Vⱼ (alias of ``vectors``)."""
         return self.vectors
 
+    def _digits(self) -> tuple[float, float]:
+        """(digits a result through V loses ≈ log₁₀ κ(V), digits the dtype has)."""
+        eps = float(np.finfo(_real_dtype(self.dtype)).eps)
+        lost = math.log10(self.vector_cond) if self.vector_cond > 0 else 0.0
+        return min(lost, math.inf), -math.log10(eps)
+
+    def warn_vectors(self, where: str) -> None:
+        """Warn (``LinAlgWarning``) when results through V would lose half the digits."""
+        lost, total = self._digits()
+        if lost > total / 2:
+            warnings.warn(
+                f"{where}: the eigenvectors are ill-conditioned (κ(V) = "
+                f"{self.vector_cond:.2e}): solves and functions computed through them "
+                f"lose about {lost:.0f} of {total:.0f} digits (refused past "
+                f"{0.75 * total:.0f}); the operator's own solve() and slogdet() stay "
+                "accurate",
+                LinAlgWarning,
+                stacklevel=3,
+            )
+
     def _check_cond(self, what: str) -> None:
-        if self.vector_cond > self.COND_WARN:
+        """The eigenvector policy: refuse past 3/4 of the digits lost, warn past 1/2.
+
+        A solve or f(A) through V = ⊗Vⱼ carries a relative error of about κ(V)·ε;
+        with a defective factor (a Jordan block) κ(V) is ∞ and the answer noise.
+        """
+        lost, total = self._digits()
+        if lost > 0.75 * total:
+            raise np.linalg.LinAlgError(
+                f"{what}: the eigenvectors are too ill-conditioned to compute it "
+                f"(κ(V) = {self.vector_cond:.2e}: about {min(lost, total):.0f} of "
+                f"{total:.0f} digits would be lost, a defective factor gives ∞); use "
+                "a backward-stable route: a Kronecker product's solve() (LU), a "
+                "Kronecker sum's solve(method='schur'), or an iterative solver such "
+                "as scipy.sparse.linalg.gmres"
+            )
+        if lost > total / 2:
             warnings.warn(
                 f"{what} from an eigendecomposition whose eigenvectors are "
-                f"ill-conditioned (κ(V) = {self.vector_cond:.2e}): the result may be "
-                "inaccurate",
+                f"ill-conditioned (κ(V) = {self.vector_cond:.2e}): about {lost:.0f} "
+                f"of {total:.0f} digits are lost",
                 LinAlgWarning,
                 stacklevel=3,
             )
@@ -623,9 +704,26 @@ class KronEigen(Factorization):
         """``(1/w, null)`` of the unshifted spectrum: reciprocals, zero-set (cached)."""
         got = self._memo.get("reciprocal")
         if got is None:
-            got = _engine.reciprocal(self.values.full(), self.values.null_tolerance())
+            w = self.values.full()
+            got = _engine.reciprocal(w, self.values.null_tolerance())
             self._memo["reciprocal"] = got
+            # the condition number of what is solved (the null space left out)
+            self._memo["cond"] = (
+                _engine.abs_extremes(w)[0] * _engine.abs_extremes(got[0])[0]
+            )
         return got
+
+    def _warn_ill_conditioned(self) -> None:
+        cond = self._memo["cond"]
+        eps = float(np.finfo(_real_dtype(self.dtype)).eps)
+        if cond * eps > 1:
+            # as scipy.linalg.solve does: solved, with a warning, not dropped
+            warnings.warn(
+                f"solve(): the operator is ill-conditioned (condition number "
+                f"{cond:.3e}): the result may be inaccurate",
+                LinAlgWarning,
+                stacklevel=4,
+            )
 
     def is_singular(self) -> bool:
         """Whether some eigenvalue is zero to working precision."""
@@ -644,6 +742,8 @@ class KronEigen(Factorization):
         y = _engine.cast(y, np.result_type(y, w, shift))
         if shift == 0:
             inv_w, null = self._null()
+            if warn:
+                self._warn_ill_conditioned()
             if null.size:
                 if not self.unitary:
                     raise self._singular_error()
@@ -705,7 +805,7 @@ class KronEigen(Factorization):
             in its null space: the minimum-norm least-squares solution is returned.
         """
         b = check_rhs(b, self.shape[0])
-        self._check_cond("solve")
+        self._check_cond("solve()")
         return self._spectral_solve(b, shift, warn=True)
 
     def lstsq(self, b: ArrayLike) -> np.ndarray:
@@ -755,7 +855,6 @@ class KronEigen(Factorization):
 
     def slogdet(self, shift=0.0) -> tuple:
         """``(sign, logabsdet)`` of ``A + shift·I``, as ``numpy.linalg.slogdet``."""
-        self._check_cond("logdet")
         vals = self.values if shift == 0 else self.values.shifted(shift)
         sign, logabs = vals.slog_sum()
         if sign == 0:

@@ -12,7 +12,8 @@ import numpy as np
 from scipy.sparse.linalg._interface import IdentityOperator as _ScipyIdentity
 
 from . import _engine
-from ._base import StructuredOperator, conj_scalar
+from ._base import StructuredOperator
+from ._compat import conj_scalar
 
 __all__ = ["IdentityOperator"]
 

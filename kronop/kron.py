@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import math
-import warnings
 from functools import reduce
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.linalg import LinAlgWarning
 from scipy.sparse.linalg import LinearOperator
 from scipy.sparse.linalg import norm as sparse_norm
 
@@ -363,8 +361,11 @@ class KronOperator(Factorized, StructuredOperator):
 
         Hermitian factors use ``eigh``; others ``eig``, with the condition number of
         their eigenvector matrix recorded (``vector_cond``: the product over the
-        factors). When it exceeds 1e8 this warns (``LinAlgWarning``): prefer
-        :meth:`solve` and :meth:`slogdet`, which use LU and stay accurate.
+        factors). Results computed through V (``dec.solve``, ``dec.apply``,
+        :meth:`expm`) lose about log₁₀ κ(V) digits: this warns
+        (``LinAlgWarning``) past half the digits of the dtype and those results
+        raise ``LinAlgError`` past three quarters (a defective factor, κ = ∞).
+        :meth:`solve` and :meth:`slogdet` use LU and stay accurate.
 
         Returns
         -------
@@ -372,14 +373,7 @@ class KronOperator(Factorized, StructuredOperator):
             As :meth:`eigh`; ``V`` need not be unitary (``inverse`` holds ⊗Vⱼ⁻¹).
         """
         dec = self._eigen("eig")
-        if dec.vector_cond > KronEigen.COND_WARN:
-            warnings.warn(
-                f"eig(): the eigenvectors are ill-conditioned (κ(V) = "
-                f"{dec.vector_cond:.2e}); solves and determinants from K.solve / "
-                "K.slogdet stay accurate",
-                LinAlgWarning,
-                stacklevel=2,
-            )
+        dec.warn_vectors("eig()")
         return dec
 
     def eigvals(self, k: int | None = None, which: str = "LA") -> np.ndarray:
@@ -679,7 +673,9 @@ def eigen_from_factors(parts, combine: str, shift, hermitian: bool, dtype) -> Kr
     unitary = all(p.unitary for p in parts)
     Vinv = V.H if unitary else KronOperator._from_factors([p.inverse for p in parts])
     return KronEigen(
-        KronEigenvalues([p.values for p in parts], combine, shift),
+        KronEigenvalues(
+            [p.values for p in parts], combine, shift, [p.exact for p in parts]
+        ),
         V,
         Vinv,
         hermitian=hermitian,

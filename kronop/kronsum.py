@@ -16,13 +16,11 @@ factorizations themselves live in :mod:`kronop.decomposition` (eigen),
 from __future__ import annotations
 
 import math
-import warnings
 from functools import reduce
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.linalg import LinAlgWarning
 from scipy.sparse.linalg import LinearOperator
 
 from . import _engine, _generalized, _kronsum_norms, _rules
@@ -31,9 +29,9 @@ from ._base import (
     Factorized,
     StructuredOperator,
     check_rhs,
-    conj_scalar,
     is_scalar,
 )
+from ._compat import conj_scalar
 from ._factor import Factor, as_factor, describe_shape, factor_sum
 from ._schur import SchurFactorization
 from .decomposition import KronEigen, KronEigenvalues
@@ -468,8 +466,11 @@ class KronSum(Factorized, StructuredOperator):
         """Eigendecomposition of a Kronecker sum of square factors.
 
         Hermitian factors use ``eigh``, others ``eig``; ``vector_cond`` records
-        ∏κ₂(Vⱼ). When it exceeds 1e8 this warns (``LinAlgWarning``): ``solve`` and
-        ``slogdet`` of the operator itself stay accurate (Schur forms).
+        ∏κ₂(Vⱼ). Results computed through V lose about log₁₀ κ(V) digits: this
+        warns (``LinAlgWarning``) past half the digits of the dtype, and solves and
+        functions through V raise ``LinAlgError`` past three quarters (a defective
+        factor). ``solve`` and ``slogdet`` of the operator itself stay accurate
+        (Schur forms).
 
         Returns
         -------
@@ -477,13 +478,7 @@ class KronSum(Factorized, StructuredOperator):
             As :meth:`eigh`; ``V`` need not be unitary (``inverse`` holds ⊗Vⱼ⁻¹).
         """
         dec = self._eigen()
-        if dec.vector_cond > KronEigen.COND_WARN:
-            warnings.warn(
-                f"eig(): the eigenvectors are ill-conditioned (κ(V) = "
-                f"{dec.vector_cond:.2e}); S.solve and S.slogdet stay accurate",
-                LinAlgWarning,
-                stacklevel=2,
-            )
+        dec.warn_vectors("eig()")
         return dec
 
     def generalized_eigh(self) -> KronEigen:

@@ -13,7 +13,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _engine, _rules
-from ._base import Factorized, StructuredOperator, conj_scalar
+from ._base import Factorized, StructuredOperator
+from ._compat import conj_scalar
 from ._factor import as_factor
 from .decomposition import KronEigen, KronEigenvalues
 from .kron import KronOperator

@@ -126,15 +126,18 @@ def test_small_but_accurate_product_eigenvalues_are_not_null():
     A = np.diag([1e-6, 1.0, 2.0])
     K = KronOperator(A, A, A)  # λ_min = 1e-18, exactly representable products
     b = rng.standard_normal(27)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", LinAlgWarning)
+    # κ = 8e18 > 1/ε: warned about as scipy.linalg.solve would, but not dropped
+    with pytest.warns(LinAlgWarning, match="ill-conditioned") as record:
         x = K.eigh().solve(b)
+    assert not any("null space" in str(r.message) for r in record)
     np.testing.assert_allclose(x, K.solve(b), rtol=1e-12)
     K.eigh().inverse_operator()  # not singular
     H = KronOperator(hpd(rng, 20, float, cond=1e8), hpd(rng, 20, float, cond=1e8))
     x_true = rng.standard_normal(400)
     y = H @ x_true
-    for x in (H.solve(y), H.eigh().solve(y)):  # both keep the conditioning's digits
+    with pytest.warns(LinAlgWarning, match="ill-conditioned"):  # κ = 1e16
+        x_eig = H.eigh().solve(y)
+    for x in (H.solve(y), x_eig):  # both keep the digits the conditioning allows
         assert np.linalg.norm(x - x_true) <= 1e-2 * np.linalg.norm(x_true)
     singular = KronOperator(np.diag([0.0, 1.0, 2.0]), A)
     assert singular.eigh().is_singular()
@@ -153,3 +156,49 @@ def test_pickles_carry_no_length_n_caches():
     dec = L.eigh()
     np.asarray(dec.values)
     assert len(pickle.dumps(dec)) < 200_000
+
+
+# --------------------------------------------- precision of the null-space policy
+@pytest.mark.parametrize("d", [1, 2, 3])
+@pytest.mark.parametrize("cond", [1e3, 1e5, 1e6])
+def test_float32_sums_not_singular_in_float32_are_solved(d, cond):
+    """κ < 1/ε₃₂ ≈ 8e6: solved in float32, no mode dropped, no warning."""
+    rng = np.random.default_rng(int(cond) + d)
+    factors = [hpd(rng, 4, np.float32, cond=cond) for _ in range(d)]
+    factors[0] = np.diag(np.geomspace(1 / cond, 1.0, 4)).astype(np.float32)
+    S = KronSum(*factors)
+    dense = S.toarray().astype(np.float64)
+    b = rng.standard_normal(S.shape[0]).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LinAlgWarning)
+        x = S.solve(b)
+        S.inv()  # not singular either
+    ref = np.linalg.solve(dense, b.astype(np.float64))
+    bound = 100 * np.finfo(np.float32).eps * np.linalg.cond(dense)
+    assert np.linalg.norm(x - ref) <= bound * np.linalg.norm(ref)
+
+
+@pytest.mark.parametrize("shape", [(2000,), (8000,), (300, 300), (1100, 1100)])
+def test_float32_laplacians_are_not_singular(shape):
+    """Analytic spectra carry ε·|λ|: a float32 Dirichlet Laplacian is never null."""
+    L32 = laplacian(shape, dtype=np.float32)
+    b = np.random.default_rng(len(shape)).standard_normal(L32.shape[0])
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        x = L32.solve(b.astype(np.float32))
+    assert not any("null space" in str(r.message) for r in record)
+    ref = laplacian(shape).solve(b)
+    err = np.linalg.norm(x - ref) / np.linalg.norm(ref)
+    assert err <= 100 * np.finfo(np.float32).eps * np.sqrt(L32.shape[0])
+    if L32.cond() * np.finfo(np.float32).eps > 1:  # 8000: κ = 2.6e7, warned about
+        assert any("ill-conditioned" in str(r.message) for r in record)
+
+
+def test_neumann_null_mode_is_exact_in_float32():
+    L = laplacian((40, 30), bc="neumann", dtype=np.float32)
+    f = np.random.default_rng(8).standard_normal(L.shape[0]).astype(np.float32)
+    b = f - f.mean()
+    x = L.solve(b)
+    assert abs(float(x.mean())) <= 1e-5 * float(np.abs(x).max())
+    with pytest.warns(LinAlgWarning, match="null space"):
+        L.solve(f)

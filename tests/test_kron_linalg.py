@@ -136,16 +136,26 @@ def test_indefinite_logdet_is_not_clamped(rng):
     )
 
 
-def test_non_normal_eig_warns_but_solve_stays_exact():
+def test_non_normal_eig_warns_refuses_and_solve_stays_exact():
     from scipy.linalg import LinAlgWarning
 
-    J = np.array([[1.0, 1e6], [0.0, 1.0 + 1e-9]])  # nearly defective
-    K = KronOperator(J, np.array([[2.0, 0.0], [0.0, 3.0]]))
+    b = np.arange(1.0, 5.0)
+    D2 = np.array([[2.0, 0.0], [0.0, 3.0]])
+    # κ(V) ≈ 2e9: 9 of 16 digits lost through V — computed, with a warning
+    M = KronOperator(np.array([[1.0, 1.0], [0.0, 1.0 + 1e-9]]), D2)
+    with pytest.warns(LinAlgWarning, match="ill-conditioned"):
+        dec = M.eig()
+    with pytest.warns(LinAlgWarning, match="digits are lost"):
+        x = dec.solve(b)
+    assert np.linalg.norm(M.toarray() @ x - b) <= 1e-5 * np.linalg.norm(b)
+    # κ(V) ≈ 1e15 (nearly defective): refused, never a wrong answer
+    J = np.array([[1.0, 1e6], [0.0, 1.0 + 1e-9]])
+    K = KronOperator(J, D2)
     with pytest.warns(LinAlgWarning, match="ill-conditioned"):
         dec = K.eig()
-    b = np.arange(1.0, 5.0)
-    with pytest.warns(LinAlgWarning):
-        dec.solve(b)
+    for call in (lambda: dec.solve(b), K.expm, lambda: K.shift(0.5).solve(b)):
+        with pytest.raises(np.linalg.LinAlgError, match="too ill-conditioned"):
+            call()
     x = K.solve(b)  # LU path: backward stable regardless
     D = K.toarray()
     resid = np.linalg.norm(D @ x - b)

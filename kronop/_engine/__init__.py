@@ -22,7 +22,7 @@ The doors:
 * :func:`kron_values`, :func:`kron_terms`, :func:`affine`, :func:`reciprocal`,
   :func:`scale_rows`,
   :func:`divide_rows`, :func:`any_zero`, :func:`log_abs_sum`, :func:`null_norms2`,
-  :func:`column_norms`, :func:`k_extreme`, :func:`abs_extremes`,
+  :func:`column_norms`, :func:`k_extreme`, :func:`k_extreme_grid`, :func:`abs_extremes`,
   :func:`conjugate_closed`, :func:`kron_diagonal`, :func:`outer_abs_sum_max` — the
   length-N eigenvalue grid, diagonal scalings, reductions and diagonals of spectral
   solves, determinants and norms.
@@ -63,6 +63,7 @@ __all__ = [
     "finish",
     "from_columns",
     "k_extreme",
+    "k_extreme_grid",
     "kernels_for",
     "kron_diagonal",
     "kron_terms",
@@ -273,6 +274,11 @@ def column_norms(b):
 def k_extreme(w, k: int, key):
     """The k entries of w with the smallest ``key(w)``, sorted by it."""
     return kernels_for(w).k_extreme(w, k, key)
+
+
+def k_extreme_grid(vectors, how: str, shift, k: int, key):
+    """The k most extreme values of the grid of sums or products, without forming it."""
+    return kernels_for(vectors[0]).k_extreme_grid(vectors, how, shift, k, key)
 
 
 def abs_extremes(w) -> tuple[float, float]:

@@ -860,3 +860,30 @@ def conjugate_closed(w: np.ndarray) -> bool:
     b = np.sort_complex(w.conj())
     scale = max(float(np.max(np.abs(w))), np.finfo(float).tiny) if w.size else 1.0
     return bool(np.all(np.abs(a - b) <= 1e3 * np.finfo(w.real.dtype).eps * scale))
+
+
+#: a grid up to this many values is searched whole; larger ones stream in slabs
+GRID_WHOLE = 1 << 22
+
+
+def k_extreme_grid(vectors, how: str, shift, k: int, key) -> np.ndarray:
+    """The k grid values with the smallest ``key``, sorted by it, never all at once.
+
+    The grid holds all sums or products of one entry per vector, plus ``shift``.
+    Grids up to :data:`GRID_WHOLE` values are searched whole; larger ones one slab
+    of the first vector's entries at a time (memory N/n₁ + k).
+    """
+    if math.prod(len(v) for v in vectors) <= GRID_WHOLE or len(vectors) == 1:
+        return k_extreme(kron_values(list(vectors), how, shift), k, key)
+    op = np.multiply if how == "product" else np.add
+    rest = kron_values(list(vectors[1:]), how)
+    best = None
+    for v in vectors[0]:
+        slab = op(v, rest)
+        if shift != 0:
+            slab = slab + shift
+        cand = slab if best is None else np.concatenate([best, slab])
+        if len(cand) > k:
+            cand = cand[np.argpartition(key(cand), k - 1)[:k]]
+        best = cand
+    return best[np.argsort(key(best), kind="stable")]
