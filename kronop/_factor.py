@@ -155,6 +155,29 @@ class Factor(FactorLinalg):
     def _make(cls, user, matrix, dtype, index, spectrum=None) -> Factor:
         return cls(user, matrix, dtype, index, spectrum)
 
+    def promoted(self, dtype) -> Factor:
+        """This factor in at least the precision of ``dtype`` (cached, own caches).
+
+        Decompositions happen in the operator's precision: a float32 factor inside
+        a float64 operator is factorized in float64. Only the precision is raised
+        (a real factor stays real inside a complex operator).
+        """
+        target = np.result_type(self.dtype, np.finfo(np.dtype(dtype)).dtype)
+        if target == self.dtype or not self.has_entries or self.is_identity:
+            return self
+        key = f"promoted:{target}"
+        got = self._memo.get(key)
+        if got is None:
+            got = self._promote(target)
+            self._memo[key] = got
+        return got
+
+    def _promote(self, target: np.dtype) -> Factor:
+        matrix = self.matrix.astype(target)
+        spec = None if self.spectrum is None else self.spectrum.promoted(target)
+        user = matrix if self.gemm else self.user
+        return type(self)(user, matrix, target, self.index, spec)
+
     def wrap(self, obj: Any) -> Factor:
         """``obj`` (a matrix or operator derived from this factor) as a factor here."""
         return as_factor(obj, self.index)
@@ -542,6 +565,10 @@ class TransformFactor(Factor):
 
     def _with(self, name: str, scale) -> Factor:
         return TransformFactor.of(name, self.shape[0], self.dtype, self.index, scale)
+
+    def _promote(self, target: np.dtype) -> Factor:
+        op = self.matrix
+        return TransformFactor.of(op.name, self.shape[0], target, self.index, op.scale)
 
     def transpose(self) -> Factor:
         """The transposed transform (its inverse: the basis is orthonormal)."""

@@ -163,6 +163,10 @@ class StencilSpectrum:
         out._vectors = self._vectors
         return out
 
+    def promoted(self, dtype) -> StencilSpectrum:
+        """The same spectrum computed in ``dtype`` (exact to its rounding)."""
+        return StencilSpectrum(self.bc, self.n, self.scale, dtype)
+
     def conj(self) -> StencilSpectrum:
         """The spectrum of the conjugate (= adjoint: the matrix is symmetric)."""
         if not np.iscomplexobj(self.scale):

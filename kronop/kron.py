@@ -221,9 +221,16 @@ class KronOperator(Factorized, StructuredOperator):
         return super().dot(x)
 
     # --------------------------------------------------------- linear algebra
+    @property
+    def _work(self) -> tuple[Factor, ...]:
+        """The factors in the operator's precision, for every decomposition."""
+        return self._cached(
+            "work", lambda: tuple(f.promoted(self.dtype) for f in self._factors)
+        )
+
     def _each(self, fn, method: str, square: bool = True) -> list:
         out = []
-        for f in self._factors:
+        for f in self._work:
             f.require_entries(method)
             if square:
                 f.require_square(method)
@@ -231,7 +238,7 @@ class KronOperator(Factorized, StructuredOperator):
         return out
 
     def _factorize(self) -> KronInverse:
-        return KronInverse(self._factors, self.shape, self.dtype)
+        return KronInverse(self._work, self.shape, self.dtype)
 
     def _require_square_entries(self, method: str) -> None:
         self._each(lambda f: None, method)
@@ -314,7 +321,7 @@ class KronOperator(Factorized, StructuredOperator):
         return super().solve(b)
 
     def _hermitian(self) -> bool:
-        return all(f.is_hermitian() for f in self._factors)
+        return all(f.is_hermitian() for f in self._work)
 
     def _eigen(self, method: str) -> KronEigen:
         """⊗ of the factors' eigendecompositions (the one factor policy each)."""
@@ -486,7 +493,7 @@ class KronOperator(Factorized, StructuredOperator):
             Naming the first factor that is not Hermitian positive definite.
         """
         Ls = []
-        for f in self._factors:
+        for f in self._work:
             f.require_entries("cholesky")
             f.require_square("cholesky")
             if f.is_identity:

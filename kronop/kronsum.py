@@ -189,7 +189,6 @@ class KronSum(Factorized, StructuredOperator):
             raise TypeError(f"shift must be a scalar, got {type(shift).__name__}")
         self._factors = tuple(factors)
         self._mass = tuple(mass) if mass is not None else None
-        self._shift = shift
         self._ns = tuple(f.shape[0] for f in factors)
         dts = [f.dtype for f in factors]
         if self._mass is not None:
@@ -197,11 +196,35 @@ class KronSum(Factorized, StructuredOperator):
         dtype = np.result_type(*dts)
         if shift != 0:
             dtype = np.result_type(dtype, shift)
-        super().__init__(_engine.compute_dtype(dtype), (math.prod(self._ns),) * 2)
+        dtype = _engine.compute_dtype(dtype)
+        if isinstance(shift, np.generic):
+            # a NumPy scalar of lower precision works in the operator's precision
+            shift = np.result_type(shift, dtype).type(shift)
+        self._shift = shift
+        super().__init__(dtype, (math.prod(self._ns),) * 2)
 
     def _init_transient(self) -> None:
         super()._init_transient()
         self._engine = _engine.EngineCache()
+
+    @property
+    def _wf(self) -> tuple[Factor, ...]:
+        """The factors in the operator's precision, for every decomposition."""
+        return self._cached(
+            "work", lambda: tuple(f.promoted(self.dtype) for f in self._factors)
+        )
+
+    @property
+    def _wm(self):
+        """The mass matrices in the operator's precision (None without mass)."""
+        if self._mass is None:
+            return None
+        return self._cached(
+            "work_mass",
+            lambda: tuple(
+                None if m is None else m.promoted(self.dtype) for m in self._mass
+            ),
+        )
 
     # ----------------------------------------------------------------- basics
     @property
@@ -370,7 +393,7 @@ class KronSum(Factorized, StructuredOperator):
 
     # ---------------------------------------------------------- spectral core
     def _require_no_mass(self, method: str) -> None:
-        if self._mass is not None:
+        if self._wm is not None:
             raise ValueError(
                 f"{method}() is not available for a Kronecker sum with mass matrices: "
                 "its eigenvalues do not follow from the factors. generalized_eigh() "
@@ -380,10 +403,10 @@ class KronSum(Factorized, StructuredOperator):
 
     def _check_factors(self, method: str) -> None:
         """Raise for operator factors (TypeError) and non-finite ones (ValueError)."""
-        for f in self._factors:
+        for f in self._wf:
             if not f.is_identity:
                 f.check_finite(method)
-        for j, m in enumerate(self._mass or ()):
+        for j, m in enumerate(self._wm or ()):
             if m is not None and not m.is_finite():
                 raise ValueError(
                     f"{method}(): mass matrix {j} ({describe_shape(m.shape)}) has "
@@ -396,19 +419,19 @@ class KronSum(Factorized, StructuredOperator):
         """Whether S is Hermitian (every factor, every mass matrix, real shift)."""
         if np.imag(self._shift) != 0:
             return False
-        ok = all(f.is_hermitian() for f in self._factors)
-        if self._mass is not None:
-            ok = ok and all(m is None or m.is_hermitian() for m in self._mass)
+        ok = all(f.is_hermitian() for f in self._wf)
+        if self._wm is not None:
+            ok = ok and all(m is None or m.is_hermitian() for m in self._wm)
         return ok
 
     def _normal(self) -> bool:
-        return self._mass is None and all(f.is_normal() for f in self._factors)
+        return self._wm is None and all(f.is_normal() for f in self._wf)
 
     def _eigen(self) -> KronEigen:
         """V (Λ₁⊕…⊕Λ_d + σ) V⁻¹ from each factor's eigendecomposition (cached)."""
 
         def build() -> KronEigen:
-            parts = [f.eigen("eig") for f in self._factors]
+            parts = [f.eigen("eig") for f in self._wf]
             return eigen_from_factors(
                 parts, "sum", self._shift, self._hermitian(), self.dtype
             )
@@ -418,9 +441,7 @@ class KronSum(Factorized, StructuredOperator):
         return self._cached("eigen", build)
 
     def _pencils(self):
-        return self._cached(
-            "pencils", lambda: _generalized.pencils(self._factors, self._mass)
-        )
+        return self._cached("pencils", lambda: _generalized.pencils(self._wf, self._wm))
 
     def eigh(self) -> KronEigen:
         """Eigendecomposition of a Kronecker sum of Hermitian factors.
@@ -456,7 +477,7 @@ class KronSum(Factorized, StructuredOperator):
         """
         self._require_no_mass("eigh")
         self._check_factors("eigh")
-        for f in self._factors:
+        for f in self._wf:
             f.eigh("eigh")  # names the first factor that is not Hermitian
         if np.imag(self._shift) != 0:
             raise ValueError("eigh() needs a real shift; use eig()")
@@ -510,7 +531,7 @@ class KronSum(Factorized, StructuredOperator):
         >>> bool(np.allclose(Sd @ Vd, Md @ Vd * np.asarray(w)))
         True
         """
-        if self._mass is None:
+        if self._wm is None:
             return self.eigh() if self._hermitian() else self.eig()
         self._check_factors("generalized_eigh")
         return self._cached(
@@ -533,7 +554,7 @@ class KronSum(Factorized, StructuredOperator):
         -------
         KronEigen
         """
-        if self._mass is None:
+        if self._wm is None:
             return self._eigen()
         return self._generalized_solver()
 
@@ -570,7 +591,7 @@ class KronSum(Factorized, StructuredOperator):
         """
         self._require_no_mass("eigvals")
         self._check_factors("eigvals")
-        vals = [f.eigenvalues("eigvals") for f in self._factors]
+        vals = [f.eigenvalues("eigvals") for f in self._wf]
         w = KronEigenvalues(vals, "sum", self._shift)
         return np.array(w.full()) if k is None else w.extreme(k, which)
 
@@ -580,19 +601,19 @@ class KronSum(Factorized, StructuredOperator):
         if method not in ("auto", "eig", "schur"):
             raise ValueError(f"method must be 'auto', 'eig' or 'schur', got {method!r}")
         self._check_factors("solve")
-        if self._mass is not None:
+        if self._wm is not None:
             if method == "schur":
                 raise ValueError("method='schur' is not available with mass matrices")
             return "generalized"
         if method != "auto":
             return method
-        if all(f.is_hermitian() or f.spectrum is not None for f in self._factors):
+        if all(f.is_hermitian() or f.spectrum is not None for f in self._wf):
             return "eig"  # an orthonormal eigenbasis: diagonalizing is stable
-        if len(self._factors) <= 2:
+        if len(self._wf) <= 2:
             # Bartels–Stewart costs no more than diagonalizing here and is
             # backward stable whatever the eigenvectors: skip the eig() test
             return "schur"
-        cond = math.prod(f.eigen("solve").cond for f in self._factors)
+        cond = math.prod(f.eigen("solve").cond for f in self._wf)
         return "eig" if cond <= EIG_COND_LIMIT else "schur"
 
     def _factorization_for(self, method: str) -> Factorization:
@@ -602,7 +623,7 @@ class KronSum(Factorized, StructuredOperator):
         if route == "eig":
             return self._eigen()
         return self._cached(
-            "schur", lambda: SchurFactorization(self._factors, self._shift, self.dtype)
+            "schur", lambda: SchurFactorization(self._wf, self._shift, self.dtype)
         )
 
     def _factorize(self) -> Factorization:
@@ -784,7 +805,7 @@ class KronSum(Factorized, StructuredOperator):
         >>> print(laplacian((3, 4)).trace())  # 2 per point per axis
         48.0
         """
-        return _kronsum_norms.trace(self._factors, self._mass, self._shift)
+        return _kronsum_norms.trace(self._wf, self._wm, self._shift)
 
     def diagonal(self) -> np.ndarray:
         """The main diagonal (length N), from the factors' diagonals.
@@ -801,9 +822,7 @@ class KronSum(Factorized, StructuredOperator):
         >>> print(laplacian((2, 3), bc="neumann").diagonal())
         [2. 3. 2. 2. 3. 2.]
         """
-        return _kronsum_norms.diagonal(
-            self._factors, self._mass, self._shift, self.dtype
-        )
+        return _kronsum_norms.diagonal(self._wf, self._wm, self._shift, self.dtype)
 
     def norm(self, ord: str | float = "fro") -> float:
         r"""Matrix norm from the factors: ``"fro"``, ``2``, ``1`` or ``inf``.
@@ -837,16 +856,14 @@ class KronSum(Factorized, StructuredOperator):
         if ord not in ("fro", 2, 1, np.inf, "inf"):
             raise ValueError(f"ord must be 'fro', 2, 1 or inf, got {ord!r}")
         if ord == "fro":
-            return _kronsum_norms.fro(self._factors, self._mass, self._shift)
+            return _kronsum_norms.fro(self._wf, self._wm, self._shift)
         self._require_no_mass(f"norm({ord!r})")
         self._check_factors("norm")
         if ord == 2:
             if self._normal():
-                return _kronsum_norms.extreme_abs(self._factors, self._shift)[0]
+                return _kronsum_norms.extreme_abs(self._wf, self._shift)[0]
             return _kronsum_norms.svd_extreme(self)[0]
-        return _kronsum_norms.abs_sum_max(
-            self._factors, self._shift, 0 if ord == 1 else 1
-        )
+        return _kronsum_norms.abs_sum_max(self._wf, self._shift, 0 if ord == 1 else 1)
 
     def cond(self) -> float:
         """2-norm condition number σ_max/σ_min (inf when singular).
@@ -864,7 +881,7 @@ class KronSum(Factorized, StructuredOperator):
         self._require_no_mass("cond")
         self._check_factors("cond")
         if self._normal():
-            hi, lo = _kronsum_norms.extreme_abs(self._factors, self._shift)
+            hi, lo = _kronsum_norms.extreme_abs(self._wf, self._shift)
         else:
             hi, lo = _kronsum_norms.svd_extreme(self)
         return np.inf if lo == 0 else hi / lo
@@ -894,7 +911,7 @@ class KronSum(Factorized, StructuredOperator):
         """
         self._require_no_mass("expm")
         self._check_factors("expm")
-        mats = [np.asarray(f.expm()) for f in self._factors]
+        mats = [np.asarray(f.expm()) for f in self._wf]
         if self._shift != 0:
             mats[0] = mats[0] * np.exp(self._shift)
         want = _engine.compute_dtype(self.dtype, *(m.dtype for m in mats))

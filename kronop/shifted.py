@@ -178,7 +178,7 @@ class KronPlusDiagonal(Factorized, StructuredOperator):
         N = K.shape[0]
         vals, W, Winv = [], [], []
         offset = 0.0
-        for j, (f, dg) in enumerate(zip(K._factors, self.diagonals, strict=True)):
+        for j, (f, dg) in enumerate(zip(K._work, self.diagonals, strict=True)):
             a = f.dense("solve")
             if not f.is_hermitian():
                 raise ValueError(

@@ -430,3 +430,33 @@ def test_eigh_of_a_large_laplacian_axis_is_usable():
         V.cholesky()
     x = np.random.default_rng(0).standard_normal(n)
     np.testing.assert_allclose(V.solve(V @ x), x, atol=1e-12)
+
+
+# ------------------------------------------------ precision: the operator's dtype
+def _mixed(rng, n, cond):
+    """A float64-worthy factor rounded to float32, and its exact float64 value."""
+    a32 = hpd(rng, n, np.float64, cond=cond).astype(np.float32)
+    return a32, a32.astype(np.float64)
+
+
+def test_float32_factor_in_float64_operator_is_factorized_in_float64():
+    rng = np.random.default_rng(11)
+    a32, a64 = _mixed(rng, 4, 1e4)
+    B = hpd(rng, 3, np.float64, cond=1e3)
+    K, D = KronOperator(a32, B), np.kron(a64, B)
+    assert K.dtype == np.float64
+    b = rng.standard_normal(12)
+    tol = 1e3 * np.finfo(float).eps * np.linalg.cond(D)  # float64, not float32
+    x = K.solve(b)
+    assert np.linalg.norm(D @ x - b) <= tol * np.linalg.norm(b)
+    assert np.linalg.norm(K.eigh().solve(b) - x) <= tol * np.linalg.norm(x)
+    np.testing.assert_allclose(K.slogdet()[1], np.linalg.slogdet(D)[1], rtol=1e-11)
+    atol = 100 * 12 * np.finfo(float).eps * np.linalg.norm(D, 2)  # float32: 1e-7·‖D‖
+    np.testing.assert_allclose(np.sort(K.eigvals()), np.linalg.eigvalsh(D), atol=atol)
+    S = K.shift(0.5)
+    np.testing.assert_allclose(
+        S.solve(b), np.linalg.solve(D + 0.5 * np.eye(12), b), rtol=1e-12
+    )
+    U, s, Vh = K.svd()
+    np.testing.assert_allclose(np.sort(np.asarray(s)), np.linalg.svd(D)[1][::-1])
+    assert K.factors[0].dtype == np.float32  # the user's factor, untouched

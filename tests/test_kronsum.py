@@ -487,3 +487,77 @@ def test_float32_dirichlet_laplacian_is_not_singular():
         x = L.solve(b)
     ref = laplacian((n, n)).solve(np.ones(n * n))
     assert np.linalg.norm(x - ref) / np.linalg.norm(ref) < 1e-5
+
+
+# ------------------------------------------------ defective factors, huge grids
+@pytest.mark.parametrize("d", [2, 3])
+def test_defective_factors_never_give_a_wrong_answer(rng, d):
+    """A Jordan block through its eigenvectors is refused; Schur solves it."""
+    from kronop import solve_sylvester, solve_tensor_sylvester
+
+    J = jordan(3, float)
+    others = [hpd(rng, 2, float) + np.diag([0.0, 1.0]) for _ in range(d - 1)]
+    S = KronSum(J, *others)
+    b = rng.standard_normal(S.shape[0])
+    with pytest.raises(np.linalg.LinAlgError, match="too ill-conditioned"):
+        S.solve(b, method="eig")
+    x = S.solve(b)  # auto: Schur forms
+    dense = S.toarray()
+    assert np.linalg.norm(dense @ x - b) <= 1e-12 * np.linalg.norm(b) * np.linalg.cond(
+        dense
+    )
+    C = rng.standard_normal((3, 2))
+    with pytest.raises(np.linalg.LinAlgError, match="too ill-conditioned"):
+        solve_sylvester(J, others[0], C, method="eig")
+    with pytest.raises(np.linalg.LinAlgError, match="too ill-conditioned"):
+        solve_tensor_sylvester([J, *others], b.reshape(S.grid_shape), method="eig")
+    with pytest.warns(LinAlgWarning, match="ill-conditioned"):
+        S.eig()
+
+
+def test_spectra_of_grids_past_2_to_the_63():
+    S = KronSum(*[np.diag([1.0, 2.0])] * 64)  # N = 2⁶⁴
+    np.testing.assert_array_equal(S.eigvals(2, "LA"), [128.0, 127.0])
+    np.testing.assert_array_equal(S.eigvals(2, "SA"), [64.0, 65.0])
+    np.testing.assert_array_equal(S.eigvals(1, "LM"), [128.0])
+    K = KronOperator(*[np.diag([1.0, 2.0])] * 64)
+    np.testing.assert_allclose(K.eigvals(2, "LA"), [2.0**64, 2.0**63])
+    np.testing.assert_allclose(K.eigh().logdet(), 64 * 2**63 * np.log(2.0))
+    assert K.eigh().values.size == 2**64
+
+
+@pytest.mark.parametrize("which", ["SM", "LM", "SA", "LA"])
+def test_extreme_eigenvalues_never_form_all_n(which, monkeypatch):
+    from kronop._engine import numpy_kernels
+
+    from .factories import peak_bytes
+
+    monkeypatch.setattr(numpy_kernels, "GRID_WHOLE", 1000)  # stream from N > 1000
+    S = laplacian((60, 50, 40), bc=("dirichlet", "neumann", "periodic")).shift(-3.0)
+    ref = np.sort(S.eigvals())
+    key = {"SM": np.abs(ref), "LM": -np.abs(ref), "SA": ref, "LA": -ref}[which]
+    want = ref[np.argsort(key, kind="stable")][:5]
+    got, peak = peak_bytes(S.eigvals, 5, which)
+    np.testing.assert_allclose(np.sort(got), np.sort(want), atol=1e-12)
+    assert peak < 120_000 * 8 / 4  # never the 120 000 values at once
+
+
+def test_float32_factors_and_shift_in_a_float64_sum(rng):
+    """Decompositions and shifts work in the sum's precision, not the factor's."""
+    a32 = (hpd(rng, 3, float) + np.triu(rng.standard_normal((3, 3)))).astype(np.float32)
+    b32 = hpd(rng, 2, float).astype(np.float32)
+    c64 = rng.standard_normal((2, 2)) + 3 * np.eye(2)
+    S = KronSum(a32, b32, c64)  # d = 3, non-normal: the eig path
+    dense = kronsum_dense([a32.astype(float), b32.astype(float), c64])
+    b = rng.standard_normal(S.shape[0])
+    for method in ("eig", "schur"):
+        x = S.solve(b, method=method)
+        resid = np.linalg.norm(dense @ x - b) / np.linalg.norm(b)
+        assert resid <= 1e3 * np.finfo(float).eps * np.linalg.cond(dense)
+    L = laplacian((3, 4)).shift(np.float32(0.1))  # 0.1000000015 in float64
+    assert L.dtype == np.float64
+    ref = sla.expm(L.toarray())
+    assert rel(L.expm().toarray(), ref) <= 1e-11  # float32 arithmetic: 4e-8
+    assert L.eigvals(1, "SA")[0] == pytest.approx(
+        np.linalg.eigvalsh(L.toarray())[0], rel=1e-14
+    )
