@@ -156,7 +156,7 @@ class Factor(FactorLinalg):
         return cls(user, matrix, dtype, index, spectrum)
 
     def promoted(self, dtype) -> Factor:
-        """This factor in at least the precision of ``dtype`` (cached, own caches).
+        """The factor in at least the precision of ``dtype`` (cached, own caches).
 
         Decompositions happen in the operator's precision: a float32 factor inside
         a float64 operator is factorized in float64. Only the precision is raised

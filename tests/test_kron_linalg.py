@@ -454,9 +454,8 @@ def test_float32_factor_in_float64_operator_is_factorized_in_float64():
     atol = 100 * 12 * np.finfo(float).eps * np.linalg.norm(D, 2)  # float32: 1e-7·‖D‖
     np.testing.assert_allclose(np.sort(K.eigvals()), np.linalg.eigvalsh(D), atol=atol)
     S = K.shift(0.5)
-    np.testing.assert_allclose(
-        S.solve(b), np.linalg.solve(D + 0.5 * np.eye(12), b), rtol=1e-12
-    )
-    U, s, Vh = K.svd()
+    ref = np.linalg.solve(D + 0.5 * np.eye(12), b)
+    assert np.linalg.norm(S.solve(b) - ref) <= tol * np.linalg.norm(ref)
+    _, s, _ = K.svd()
     np.testing.assert_allclose(np.sort(np.asarray(s)), np.linalg.svd(D)[1][::-1])
     assert K.factors[0].dtype == np.float32  # the user's factor, untouched
