@@ -316,6 +316,11 @@ def laplacian(shape, bc="dirichlet", spacing=1.0, dtype=np.float64):
     for h in hs:
         if not (h > 0 and math.isfinite(h)):
             raise ValueError(f"spacing must be positive and finite, got {h}")
+        if not (h * h > 0 and math.isfinite(1.0 / (h * h))):
+            raise ValueError(
+                f"spacing {h} is outside the float range of the stencil: its "
+                "coefficient 1/h² overflows (h ≳ 1.5e-154 is needed)"
+            )
     dtype = np.dtype(dtype)
     if dtype.kind not in "fc":
         raise TypeError(f"dtype must be a float or complex type, got {dtype}")

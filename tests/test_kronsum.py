@@ -561,3 +561,57 @@ def test_float32_factors_and_shift_in_a_float64_sum(rng):
     assert L.eigvals(1, "SA")[0] == pytest.approx(
         np.linalg.eigvalsh(L.toarray())[0], rel=1e-14
     )
+
+
+# ------------------------------------------------------ non-finite values
+def _csr_sum(S):
+    """The assembled sum as CSR (the reference for NaN/inf propagation)."""
+    d = len(S.factors)
+    out = sp.csr_array((S.shape[0], S.shape[0]), dtype=S.dtype)
+    for j, f in enumerate(S.factors):
+        mats = [sp.eye_array(n, dtype=S.dtype) for n in S.grid_shape]
+        mats[j] = sp.csr_array(f)
+        out = out + reduce(sp.kron, mats)
+    return sp.csr_array(out + S.sigma * sp.eye_array(S.shape[0]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.fixture
+def quiet_floating_point():
+    with np.errstate(all="ignore"):  # NaN arithmetic is the point of these tests
+        yield
+
+
+@pytest.mark.parametrize("where", ["entry", "shift", "scale", "input"])
+@pytest.mark.usefixtures("quiet_floating_point")
+def test_nonfinite_values_propagate_through_stencils(dtype, bad, where):
+    """NaN and inf in a banded factor, the shift, a scalar or the input never crash:
+    they propagate as the CSR product of the assembled sum propagates them."""
+    L = laplacian((4, 3), bc=("neumann", "periodic"), dtype=dtype)
+    x = np.arange(1.0, 13.0).astype(dtype)
+    if where == "entry":
+        a = L.factors[0].toarray()
+        a[1, 2] = bad
+        S = KronSum(sp.csr_array(a), L.factors[1])
+    elif where == "shift":
+        S = L.shift(bad)
+    elif where == "scale":
+        S = bad * L
+    else:
+        S = L
+        x[5] = bad
+    y = S @ x
+    ref = _csr_sum(S) @ x
+    assert y.dtype == np.result_type(S.dtype, x.dtype)
+    np.testing.assert_array_equal(np.isfinite(y), np.isfinite(ref))
+    if np.dtype(dtype).kind == "f":  # complex infinities: nan/inf parts differ by BLAS
+        np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
+
+
+def test_spacings_whose_stencil_overflows_are_refused():
+    for h in (1e-160, 1e-170, 1e-300):
+        with pytest.raises(ValueError, match="1/h² overflows"):
+            laplacian((3, 3), spacing=h)
+    L = laplacian((3,), spacing=1e-150)  # 1/h² = 1e300: still representable
+    assert np.all(np.isfinite(L @ np.ones(3)))

@@ -371,6 +371,8 @@ def _prepare(plan: StencilPlan, ndim: int, shift: int, rows):
             xs = (slice(s0, s1), *xs[1:])
         if kind == "add":
             out.append(("add", ys, xs, op[2]))
+        elif np.ndim(term.coef) == 0:
+            out.append(("axpy", ys, xs, term.coef))
         else:
             start = lo - term.lo
             coef = _coef_view(term.coef, start, start + (hi - lo), ndim - ax - 1)

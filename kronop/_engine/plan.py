@@ -491,12 +491,22 @@ class StencilPlan:
     prepared: dict  # filled on use; never part of equality in practice
 
 
-def _group_key(s) -> complex:
-    """Representative of ``±s``: the one with positive real part (or imaginary)."""
-    s = complex(s)
-    if s.real < 0 or (s.real == 0 and s.imag < 0):
-        s = -s
-    return s
+def _group_key(s):
+    """Representative of ``±s``: |s| for a real s, else the one with positive real
+    part (or imaginary). Real coefficients stay real: a complex detour would turn
+    a NaN into NaN+NaN·j and a real array could not hold the result."""
+    if np.iscomplexobj(s):
+        s = complex(s)
+        if s.real < 0 or (s.real == 0 and s.imag < 0):
+            s = -s
+        return s
+    return abs(float(s))
+
+
+def _real_if(v):
+    if isinstance(v, complex) and v.imag == 0:
+        return v.real
+    return v
 
 
 def plan_stencil(c0, terms: list[StencilTerm]) -> StencilPlan:
@@ -511,31 +521,42 @@ def plan_stencil(c0, terms: list[StencilTerm]) -> StencilPlan:
     """
     scalar = [t for t in terms if np.ndim(t.coef) == 0 and t.coef != 0]
     vector = [t for t in terms if np.ndim(t.coef) != 0]
-    groups: dict[complex, list[StencilTerm]] = {}
+    coefs = [t.coef for t in scalar]
+    mags = [abs(complex(c)) for c in coefs]
+    if not (np.all(np.isfinite(coefs + [c0])) and _ratios_safe(mags)):
+        # non-finite coefficients (NaN, inf: they propagate as in a CSR product)
+        # or scales so far apart that Horner's ratios could over- or underflow:
+        # every term on its own, through the scratch buffer
+        ops = [("init", _real_if(c0)), *(("axpy", t) for t in scalar + vector)]
+        return StencilPlan(tuple(ops), bool(ops[1:]), {})
+    groups: dict = {}
     for t in scalar:
         groups.setdefault(_group_key(t.coef), []).append(t)
     ops: list[tuple] = []
-
-    def real_if(v):
-        v = complex(v)
-        return v.real if v.imag == 0 else v
-
     keys = list(groups)
     if keys:
         g_prev = keys[0]
-        ops.append(("init", real_if(c0 / g_prev)))
+        ops.append(("init", _real_if(c0 / g_prev)))
         for gi, g in enumerate(keys):
             if gi:
-                ops.append(("scale", real_if(g_prev / g)))
+                ops.append(("scale", _real_if(g_prev / g)))
                 g_prev = g
             for t in groups[g]:
-                ops.append(("add", t, 1 if complex(t.coef) == g else -1))
+                ops.append(("add", t, 1 if t.coef == g else -1))
         if g_prev != 1:
-            ops.append(("scale", real_if(g_prev)))
+            ops.append(("scale", _real_if(g_prev)))
     else:
-        ops.append(("init", real_if(c0)))
+        ops.append(("init", _real_if(c0)))
     ops.extend(("axpy", t) for t in vector)
     return StencilPlan(tuple(ops), bool(vector), {})
+
+
+def _ratios_safe(mags: list[float]) -> bool:
+    """Whether every ratio of these magnitudes is far from over- and underflow."""
+    if not mags:
+        return True
+    hi, lo = max(mags), min(mags)
+    return hi <= 1e150 and lo >= 1e-150 and hi / lo <= 1e150
 
 
 def plan_sum(factors: list[Factor], shift, dtype: np.dtype):
