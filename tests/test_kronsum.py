@@ -575,14 +575,14 @@ def _csr_sum(S):
     return sp.csr_array(out + S.sigma * sp.eye_array(S.shape[0]))
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
-@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 @pytest.fixture
 def quiet_floating_point():
     with np.errstate(all="ignore"):  # NaN arithmetic is the point of these tests
         yield
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 @pytest.mark.parametrize("where", ["entry", "shift", "scale", "input"])
 @pytest.mark.usefixtures("quiet_floating_point")
 def test_nonfinite_values_propagate_through_stencils(dtype, bad, where):
