@@ -125,6 +125,9 @@ class StructuredOperator(LinearOperator):
         X = check_block(self, X)
         lead = X.shape[:-2]
         N, K = X.shape[-2:]
+        if X.size == 0:  # (N, 0) blocks and empty stacks: empty results, as numpy
+            dtype = _engine.compute_dtype(self.dtype, X.dtype)
+            return np.zeros((*lead, self.shape[0], K), dtype=dtype)
         y = self._apply(X.reshape(math.prod(lead), N, K))
         return y.reshape(*lead, self.shape[0], K)
 

@@ -31,6 +31,11 @@ def _square_shape(a: Any, name: str) -> int:
     return int(shape[0])
 
 
+def _result_dtype(*arrays) -> np.dtype:
+    dtype = np.result_type(*(getattr(a, "dtype", np.asarray(a).dtype) for a in arrays))
+    return dtype if dtype.kind in "fc" else np.dtype(np.float64)
+
+
 def _transpose(a: Any) -> Any:
     if sp.issparse(a) or hasattr(a, "T"):
         return a.T
@@ -94,6 +99,8 @@ def solve_sylvester(A: Any, B: Any, C: ArrayLike, method: str = "auto") -> np.nd
         raise ValueError(
             f"C must have shape ({m}, {n}) to match A and B, got {C.shape}"
         )
+    if m == 0 or n == 0:  # as scipy.linalg.solve_sylvester: an empty X
+        return np.empty((m, n), dtype=_result_dtype(A, B, C))
     S = KronSum(A, _transpose(B))
     return S.solve(C.reshape(-1), method=method).reshape(m, n)
 
@@ -196,5 +203,7 @@ def solve_tensor_sylvester(
     C = np.asarray(C)
     if C.shape != ns:
         raise ValueError(f"C must have shape {ns} to match the factors, got {C.shape}")
+    if 0 in ns:
+        return np.empty(ns, dtype=_result_dtype(*factors, C))
     S = KronSum(*factors, mass=mass)
     return S.solve(C.reshape(-1), method=method).reshape(ns)

@@ -494,7 +494,8 @@ class StencilPlan:
 def _group_key(s):
     """Representative of ``±s``: |s| for a real s, else the one with positive real
     part (or imaginary). Real coefficients stay real: a complex detour would turn
-    a NaN into NaN+NaN·j and a real array could not hold the result."""
+    a NaN into NaN+NaN·j and a real array could not hold the result.
+    """
     if np.iscomplexobj(s):
         s = complex(s)
         if s.real < 0 or (s.real == 0 and s.imag < 0):
