@@ -53,23 +53,29 @@ class SchurFactorization(Factorization):
         self.factors = tuple(factors)
         self.shift = shift
         self.dtype = np.dtype(dtype)
-        self.real = (
-            len(self.factors) <= 2 and self.dtype.kind == "f" and np.imag(shift) == 0
-        )
-        parts = [f.schur(self.real) for f in self.factors]
-        self.Ts = [T for T, _ in parts]
+        # an identity factor adds 1 to every eigenvalue and acts on nothing: its
+        # axis rides along as a batch axis, never densified
+        self.axes = [j for j, f in enumerate(self.factors) if not f.is_identity]
+        active = [self.factors[j] for j in self.axes]
+        self.real = len(active) <= 2 and self.dtype.kind == "f" and np.imag(shift) == 0
+        parts = {j: self.factors[j].schur(self.real) for j in self.axes}
+        self.Ts = [parts[j][0] for j in self.axes]
         self.Z = KronOperator._from_factors(
-            [as_factor(Z, j) for j, (_, Z) in enumerate(parts)]
-        )
-        # a Hermitian factor's Schur diagonal is real up to rounding: keep it real
-        self.values = KronEigenvalues(
             [
-                schur_eigvals(T).real if f.is_hermitian() else schur_eigvals(T)
-                for f, T in zip(self.factors, self.Ts, strict=True)
-            ],
-            "sum",
-            shift,
+                as_factor(parts[j][1], j) if j in parts else f
+                for j, f in enumerate(factors)
+            ]
         )
+        spectra = []
+        for j, f in enumerate(self.factors):
+            if j not in parts:
+                spectra.append(np.ones(f.shape[0]))
+            elif f.is_hermitian():  # its Schur diagonal is real up to rounding
+                spectra.append(schur_eigvals(parts[j][0]).real)
+            else:
+                spectra.append(schur_eigvals(parts[j][0]))
+        exact = [j not in parts for j in range(len(self.factors))]
+        self.values = KronEigenvalues(spectra, "sum", shift, exact)
         self.shape = (self.Z.shape[0], self.Z.shape[0])
         self._singular: bool | None = None
 
@@ -79,8 +85,8 @@ class SchurFactorization(Factorization):
     def is_singular(self) -> bool:
         """Whether an eigenvalue sum is zero to working precision."""
         if self._singular is None:
-            smallest = _engine.abs_extremes(self.values.full())[1]
-            self._singular = smallest <= self.values.null_tolerance()
+            w, tol = self.values.full(), self.values.null_tolerance()
+            self._singular = _engine.any_null(w, tol)
         return self._singular
 
     def _check(self, what: str = "") -> None:
@@ -98,13 +104,14 @@ class SchurFactorization(Factorization):
             # the real and imaginary parts separately
             x = self.solve(b.real) + 1j * self.solve(b.imag)
             return _engine.finish(x, _engine.compute_dtype(self.dtype, b.dtype))
-        work = self.Ts[0].dtype
+        work = self.Ts[0].dtype if self.Ts else np.result_type(self.dtype, 1.0)
         y = self.Z.H @ _engine.cast(b, np.result_type(work, b.dtype))
         K = 1 if y.ndim == 1 else y.shape[1]
         Y = y.reshape(*(f.shape[0] for f in self.factors), K)
+        idle = len(self.factors) - len(self.axes)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", LinAlgWarning)
-            X = _engine.tri_solve(self.Ts, Y, self.shift)
+            X = _engine.tri_solve(self.Ts, Y, self.shift + idle, axes=self.axes)
         x = self.Z @ X.reshape(y.shape)
         return _engine.finish(x, _engine.compute_dtype(self.dtype, b.dtype))
 

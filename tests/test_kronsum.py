@@ -615,3 +615,29 @@ def test_spacings_whose_stencil_overflows_are_refused():
             laplacian((3, 3), spacing=h)
     L = laplacian((3,), spacing=1e-150)  # 1/h² = 1e300: still representable
     assert np.all(np.isfinite(L @ np.ones(3)))
+
+
+@pytest.mark.parametrize(
+    "eye",
+    [sp.eye_array(2000), IdentityOperator((2000, 2000), dtype=float)],
+    ids=["sparse-eye", "identity-op"],
+)
+def test_identity_factors_are_never_densified(eye):
+    """A 2000×2000 identity factor would be 32 MB dense: no route forms it."""
+    from .factories import peak_bytes
+
+    A = np.array([[2.0, 1.0], [1.0, 3.0]])
+    J = np.array([[2.0, 1.0], [0.0, 2.0]])  # non-normal: the Schur route
+    b = np.random.default_rng(1).standard_normal(4000)
+    budget = 1 << 20  # a few vectors; a dense identity is 32 MB
+    K = KronOperator(A, eye)
+    for call in (K.eigh, K.eig, lambda: K.solve(b), K.slogdet, K.inv, K.eigvals):
+        _, peak = peak_bytes(call)
+        assert peak < budget
+    for S in (KronSum(A, eye), KronSum(J, eye), KronSum(eye, J).shift(0.5)):
+        dense_free = [lambda S=S: S.solve(b), S.slogdet, S.inv, S.trace, S.diagonal]
+        for call in dense_free:
+            _, peak = peak_bytes(call)
+            assert peak < budget
+        x = S.solve(b)
+        assert np.linalg.norm(S @ x - b) <= 1e-12 * np.linalg.norm(b)

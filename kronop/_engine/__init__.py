@@ -47,6 +47,7 @@ __all__ = [
     "EngineCache",
     "abs_extremes",
     "affine",
+    "any_null",
     "any_zero",
     "apply_batched",
     "apply_blocks",
@@ -184,9 +185,13 @@ def apply_batched(stack, x, dtype):
     return kernels_for(x).run_batched(stack, x, compute_dtype(dtype, x.dtype))
 
 
-def tri_solve(Ts, Y, shift):
-    """Solve (T₁⊕…⊕T_d + shift·I) Z = Y for triangular (Schur) factors Tⱼ."""
-    return kernels_for(Y).tri_solve(Ts, Y, shift)
+def tri_solve(Ts, Y, shift, axes=None):
+    """Solve (T₁⊕…⊕T_d + shift·I) Z = Y for triangular (Schur) factors Tⱼ.
+
+    ``Y`` has shape (n₁, …, n_D, K); the Tⱼ act on ``axes`` (default: the first
+    len(Ts) axes) and every other axis is a batch axis.
+    """
+    return kernels_for(Y).tri_solve_axes(Ts, Y, shift, axes)
 
 
 # ------------------------------------------------------- arrays in and out
@@ -249,6 +254,11 @@ def divide_rows(y, w, shift, bound):
 def affine(x, a, b):
     """a·x + b (a new array)."""
     return kernels_for(x).affine(x, a, b)
+
+
+def any_null(w, tol) -> bool:
+    """Whether some |w[i]| ≤ tol (a scalar or one bound per value)."""
+    return kernels_for(w).any_null(w, tol)
 
 
 def any_zero(w, shift=0) -> bool:

@@ -498,6 +498,11 @@ def scale_rows(y: np.ndarray, w: np.ndarray, shift=0, divide: bool = False) -> N
         fn(yc, wc[:, None] if y.ndim == 2 else wc, out=yc)
 
 
+def any_null(w: np.ndarray, tol) -> bool:
+    """Whether some |w[i]| ≤ tol (a scalar or one bound per value)."""
+    return bool(np.any(np.abs(w) <= tol))
+
+
 def any_zero(w: np.ndarray, shift=0) -> bool:
     """Whether some ``w[i] + shift`` is exactly zero (chunked)."""
     if shift == 0:
@@ -628,6 +633,21 @@ def outer_abs_sum_max(diags: list[np.ndarray], offs: list[np.ndarray], shift) ->
         val = np.abs(diags[0][i] + rest + shift) + off[i]
         best = max(best, float(np.max(val)))
     return best
+
+
+def tri_solve_axes(Ts, Y: np.ndarray, shift, axes=None) -> np.ndarray:
+    """:func:`tri_solve` with the Tⱼ acting on ``axes`` of Y, the others batch axes."""
+    d = Y.ndim - 1
+    axes = list(range(len(Ts))) if axes is None else list(axes)
+    if not Ts:  # only identities: (shift)·I
+        return Y / shift
+    if axes == list(range(d)):
+        return tri_solve(Ts, Y, shift)
+    rest = [a for a in range(Y.ndim) if a not in axes]  # batch axes, K last
+    Yt = np.transpose(Y, axes + rest)
+    shape = Yt.shape
+    Z = tri_solve(Ts, Yt.reshape(*shape[: len(axes)], -1), shift)
+    return np.transpose(Z.reshape(shape), np.argsort(axes + rest))
 
 
 def tri_solve(Ts: list[np.ndarray], Y: np.ndarray, shift) -> np.ndarray:

@@ -492,9 +492,10 @@ class StencilPlan:
 
 
 def _group_key(s):
-    """Representative of ``±s``: |s| for a real s, else the one with positive real
-    part (or imaginary). Real coefficients stay real: a complex detour would turn
-    a NaN into NaN+NaN·j and a real array could not hold the result.
+    """Representative of ``±s``: |s|, or for a complex s the one with Re > 0.
+
+    Real coefficients stay real: a complex detour would turn a NaN into NaN+NaN·j,
+    which a real array cannot hold.
     """
     if np.iscomplexobj(s):
         s = complex(s)
@@ -524,7 +525,7 @@ def plan_stencil(c0, terms: list[StencilTerm]) -> StencilPlan:
     vector = [t for t in terms if np.ndim(t.coef) != 0]
     coefs = [t.coef for t in scalar]
     mags = [abs(complex(c)) for c in coefs]
-    if not (np.all(np.isfinite(coefs + [c0])) and _ratios_safe(mags)):
+    if not (np.all(np.isfinite([*coefs, c0])) and _ratios_safe(mags)):
         # non-finite coefficients (NaN, inf: they propagate as in a CSR product)
         # or scales so far apart that Horner's ratios could over- or underflow:
         # every term on its own, through the scratch buffer
