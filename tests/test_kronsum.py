@@ -566,7 +566,6 @@ def test_float32_factors_and_shift_in_a_float64_sum(rng):
 # ------------------------------------------------------ non-finite values
 def _csr_sum(S):
     """The assembled sum as CSR (the reference for NaN/inf propagation)."""
-    d = len(S.factors)
     out = sp.csr_array((S.shape[0], S.shape[0]), dtype=S.dtype)
     for j, f in enumerate(S.factors):
         mats = [sp.eye_array(n, dtype=S.dtype) for n in S.grid_shape]
