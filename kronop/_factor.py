@@ -101,6 +101,7 @@ class Factor(FactorLinalg):
         "index",
         "matrix",
         "shape",
+        "source_dtype",
         "spectrum",
         "user",
     )
@@ -133,6 +134,9 @@ class Factor(FactorLinalg):
         self.shape = (int(matrix.shape[0]), int(matrix.shape[1]))
         self.index = int(index)
         self.spectrum = spectrum
+        #: the dtype the user gave (integers, booleans, float16 included; None for
+        #: a dtype-less identity), from which the operator's dtype is promoted
+        self.source_dtype: np.dtype | None = self.dtype
         self._cast: dict[np.dtype, Any] = {}
         self._memo: dict[str, Any] = {}
 
@@ -250,7 +254,9 @@ class Factor(FactorLinalg):
     def _derived(self, fn, spectrum) -> Factor:
         """A factor from ``fn`` applied to the user form (transpose, conj, …)."""
         user = fn(self.user)
-        return self._make(user, self._applied(user), self.dtype, self.index, spectrum)
+        out = self._make(user, self._applied(user), self.dtype, self.index, spectrum)
+        out.source_dtype = self.source_dtype
+        return out
 
     def _applied(self, user) -> Any:
         return user
@@ -483,6 +489,20 @@ class OperatorFactor(Factor):
     __slots__ = ()
     has_entries = False
 
+    def _applied(self, user) -> Any:
+        return user if isinstance(user, LinearOperator) else aslinearoperator(user)
+
+    def _derived(self, fn, spectrum) -> Factor:
+        # a foreign operator (PyLops, anything aslinearoperator takes) is
+        # transposed through scipy's wrapper of it
+        if not isinstance(self.user, LinearOperator):
+            out = OperatorFactor(
+                fn(self.matrix), fn(self.matrix), self.dtype, self.index
+            )
+            out.source_dtype = self.source_dtype
+            return out
+        return super()._derived(fn, spectrum)
+
     def as_dtype(self, dtype):
         """The operator itself (it casts as it likes)."""
         return self.matrix
@@ -708,13 +728,35 @@ def _sparse_identity(n: int, dtype) -> sp.csr_array:
     return sp.eye_array(n, dtype=dtype, format="csr")
 
 
+def operator_dtype(factors) -> np.dtype:
+    """The dtype of an operator built from ``factors``: NumPy's promotion of the
+    dtypes the user gave, at least floating point.
+
+    Only integer or boolean factors give float64 (as ``np.kron`` of them times a
+    float vector); with floats NumPy's rule holds (uint8 with float32 is float32);
+    float16 becomes float32 (BLAS has no half precision); a dtype-less identity
+    (scipy's ``IdentityOperator((n, n))``) adopts the others' dtype.
+    """
+    given = [f.source_dtype for f in factors if f.source_dtype is not None]
+    if not given:
+        return np.dtype(np.float64)
+    dtype = np.result_type(*given)
+    if dtype.kind in "biu":
+        return np.dtype(np.float64)
+    if dtype == np.float16:
+        return np.dtype(np.float32)
+    return dtype
+
+
 def as_factor(obj: Any, index: int) -> Factor:
     """Validate one user factor and wrap it in its kind.
 
     Parameters
     ----------
     obj : array_like, sparse matrix/array, LinearOperator or Factor
-        The factor (a :class:`Factor` is re-indexed, not re-validated).
+        The factor (a :class:`Factor` is re-indexed, not re-validated). Anything
+        ``scipy.sparse.linalg.aslinearoperator`` accepts (a PyLops operator, an
+        object with ``shape``, ``dtype`` and ``matvec``) is an operator factor.
     index : int
         Its 0-based position, used in error messages.
 
@@ -723,31 +765,24 @@ def as_factor(obj: Any, index: int) -> Factor:
     ValueError
         If the factor is not 2-D or has a zero dimension.
     TypeError
-        If its dtype is not numeric, or it is a ``LinearOperator`` with no dtype.
+        If its dtype is not numeric, or it is an operator with no dtype.
     """
     where = f"factor {index}"
     if isinstance(obj, Factor):
         return obj if obj.index == index else obj.reindexed(index)
-    if isinstance(obj, LinearOperator):
-        if obj.dtype is None:
+    if not isinstance(obj, LinearOperator | np.ndarray) and not sp.issparse(obj):
+        if hasattr(obj, "shape") and hasattr(obj, "matvec"):
+            return _operator_factor(obj, aslinearoperator(obj), where, index)
+        if isinstance(obj, list | tuple) and any(
+            isinstance(a, LinearOperator) or sp.issparse(a) or np.ndim(a) == 2
+            for a in obj
+        ):
             raise TypeError(
-                f"{where} is a LinearOperator with dtype=None; construct it with an "
-                "explicit dtype"
+                f"{where} is a {type(obj).__name__} of {len(obj)} matrices; pass "
+                "the factors separately (unpack the list: KronOperator(*factors))"
             )
-        if len(obj.shape) != 2:
-            raise ValueError(
-                f"{where} must be a 2-D operator, got shape {tuple(obj.shape)}"
-            )
-        _check_nonempty(obj.shape, where)
-        dtype = _normalise_dtype(obj.dtype, where)
-        if isinstance(obj, TransformOperator):  # keeps its fast application
-            return TransformFactor(obj, obj, dtype, index)
-        if isinstance(obj, EigenSolveOperator):
-            return EigenSolveFactor(obj, obj, dtype, index)
-        if isinstance(obj, IdentityOperator) and getattr(obj, "scale", 1) == 1:
-            eye = _sparse_identity(obj.shape[0], dtype)
-            return IdentityFactor(obj, eye, dtype, index)
-        return OperatorFactor(obj, obj, dtype, index)
+    if isinstance(obj, LinearOperator):
+        return _operator_factor(obj, obj, where, index)
     if sp.issparse(obj):
         if obj.ndim != 2:
             raise ValueError(f"{where} must be 2-D, got shape {obj.shape}")
@@ -759,9 +794,8 @@ def as_factor(obj: Any, index: int) -> Factor:
             # sum_duplicates works in place: never on the caller's arrays
             csr = csr.copy()
             csr.sum_duplicates()
-        if _is_identity_sparse(csr):
-            return IdentityFactor(user, csr, dtype, index)
-        return SparseFactor(user, csr, dtype, index)
+        kind = IdentityFactor if _is_identity_sparse(csr) else SparseFactor
+        return _sourced(kind(user, csr, dtype, index), obj.dtype)
     try:
         arr = np.asarray(obj)
     except Exception as exc:  # pragma: no cover - depends on foreign objects
@@ -769,6 +803,11 @@ def as_factor(obj: Any, index: int) -> Factor:
             f"{where} must be an ndarray, a scipy sparse matrix/array or a "
             f"LinearOperator, got {type(obj).__name__}"
         ) from exc
+    if arr.dtype == object and isinstance(obj, list | tuple):
+        raise TypeError(
+            f"{where} must be an ndarray, a scipy sparse matrix/array or a "
+            f"LinearOperator, got a {type(obj).__name__} that is not a matrix"
+        )
     if arr.ndim != 2:
         hint = (
             " (a 1-D array is not a factor: use np.diag(d) or scipy.sparse.diags(d))"
@@ -780,12 +819,45 @@ def as_factor(obj: Any, index: int) -> Factor:
             f"{arr.shape}{hint}"
         )
     _check_nonempty(arr.shape, where)
+    source = arr.dtype
     dtype = _normalise_dtype(arr.dtype, where)
     if arr.dtype != dtype:
         arr = arr.astype(dtype)
     if _is_identity_dense(arr):
-        return IdentityFactor(arr, _sparse_identity(arr.shape[0], dtype), dtype, index)
-    return DenseFactor(arr, arr, dtype, index)
+        eye = _sparse_identity(arr.shape[0], dtype)
+        return _sourced(IdentityFactor(arr, eye, dtype, index), source)
+    return _sourced(DenseFactor(arr, arr, dtype, index), source)
+
+
+def _sourced(f: Factor, source) -> Factor:
+    f.source_dtype = None if source is None else np.dtype(source)
+    return f
+
+
+def _operator_factor(user, op: LinearOperator, where: str, index: int) -> Factor:
+    """An operator factor (or an identity one) from a ``LinearOperator``."""
+    if len(op.shape) != 2:
+        raise ValueError(f"{where} must be a 2-D operator, got shape {tuple(op.shape)}")
+    _check_nonempty(op.shape, where)
+    if op.dtype is None:
+        if isinstance(op, IdentityOperator) and op.shape[0] == op.shape[1]:
+            # scipy's IdentityOperator((n, n)) has no dtype: it costs nothing and
+            # adopts the dtype of the other factors
+            eye = _sparse_identity(op.shape[0], np.float32)
+            return _sourced(IdentityFactor(user, eye, np.float32, index), None)
+        raise TypeError(
+            f"{where} is a LinearOperator with dtype=None; construct it with an "
+            "explicit dtype"
+        )
+    dtype = _normalise_dtype(op.dtype, where)
+    if isinstance(op, TransformOperator):  # keeps its fast application
+        return _sourced(TransformFactor(op, op, dtype, index), op.dtype)
+    if isinstance(op, EigenSolveOperator):
+        return _sourced(EigenSolveFactor(op, op, dtype, index), op.dtype)
+    if isinstance(op, IdentityOperator) and getattr(op, "scale", 1) == 1:
+        eye = _sparse_identity(op.shape[0], dtype)
+        return _sourced(IdentityFactor(user, eye, dtype, index), op.dtype)
+    return _sourced(OperatorFactor(user, op, dtype, index), op.dtype)
 
 
 def _check_nonempty(shape, where: str) -> None:

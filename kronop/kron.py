@@ -13,7 +13,7 @@ from scipy.sparse.linalg import norm as sparse_norm
 
 from . import _engine, _rules
 from ._base import Factorization, Factorized, StructuredOperator, check_rhs
-from ._factor import Factor, as_factor, factor_product
+from ._factor import Factor, as_factor, factor_product, operator_dtype
 from .decomposition import (
     KronEigen,
     KronEigenvalues,
@@ -127,7 +127,7 @@ class KronOperator(Factorized, StructuredOperator):
 
     def _init_from(self, factors: list[Factor]) -> None:
         self._factors = tuple(as_factor(f, j) for j, f in enumerate(factors))
-        dtype = np.result_type(*(f.dtype for f in self._factors))
+        dtype = operator_dtype(self._factors)
         m = math.prod(f.shape[0] for f in self._factors)
         n = math.prod(f.shape[1] for f in self._factors)
         super().__init__(dtype, (m, n))

@@ -32,7 +32,7 @@ from ._base import (
     is_scalar,
 )
 from ._compat import conj_scalar
-from ._factor import Factor, as_factor, describe_shape, factor_sum
+from ._factor import Factor, as_factor, describe_shape, factor_sum, operator_dtype
 from ._schur import SchurFactorization
 from .decomposition import KronEigen, KronEigenvalues
 from .kron import KronOperator, eigen_from_factors
@@ -190,10 +190,10 @@ class KronSum(Factorized, StructuredOperator):
         self._factors = tuple(factors)
         self._mass = tuple(mass) if mass is not None else None
         self._ns = tuple(f.shape[0] for f in factors)
-        dts = [f.dtype for f in factors]
+        parts = list(factors)
         if self._mass is not None:
-            dts += [m.dtype for m in self._mass if m is not None]
-        dtype = np.result_type(*dts)
+            parts += [m for m in self._mass if m is not None]
+        dtype = operator_dtype(parts)
         if shift != 0:
             dtype = np.result_type(dtype, shift)
         dtype = _engine.compute_dtype(dtype)

@@ -6,7 +6,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, aslinearoperator
 from scipy.sparse.linalg._interface import IdentityOperator
 
-from kronop import KronOperator, laplacian
+from kronop import KronOperator, KronSum, laplacian
 from kronop._factor import (
     DenseFactor,
     EigenSolveFactor,
@@ -227,3 +227,81 @@ def test_cached_decompositions_are_read_only():
     for arr in (e.values, f.dense("x"), f.svd()[1]):
         with pytest.raises(ValueError, match="read-only"):
             arr[0] = 0.0
+
+
+# ------------------------------------------------------------- dtypes and kinds
+@pytest.mark.parametrize(
+    ("dtypes", "want"),
+    [
+        ((np.uint8, np.float32), np.float32),
+        ((np.int16, np.float32), np.float32),
+        ((np.int64, np.float32), np.float64),
+        ((np.bool_, np.complex64), np.complex64),
+        ((np.int32, np.int8), np.float64),
+        ((np.float16,), np.float32),
+        ((np.float16, np.float32), np.float32),
+        ((np.float16, np.complex64), np.complex64),
+        ((np.float32, np.float64), np.float64),
+    ],
+)
+def test_operator_dtype_follows_numpy_promotion(dtypes, want):
+    """Integer/bool factors promote with the others by NumPy's rules; alone, float64."""
+    mats = [(np.eye(2) * 2 + 1).astype(dt) for dt in dtypes]
+    ref = np.result_type(*dtypes)
+    ref = (
+        np.float64 if ref.kind in "biu" else (np.float32 if ref == np.float16 else ref)
+    )
+    assert np.dtype(want) == np.dtype(ref)
+    for op in (KronOperator(*mats), KronSum(*mats)):
+        assert op.dtype == np.dtype(want)
+        x = np.ones(op.shape[1], dtype=want)
+        assert (op @ x).dtype == np.dtype(want)
+
+
+def test_dtype_less_identity_and_foreign_operators_are_factors():
+    scipy_eye = IdentityOperator((3, 3))  # dtype None: adopts the others
+    assert scipy_eye.dtype is None
+    K = KronOperator(np.eye(2, dtype=np.float32) * 2, scipy_eye)
+    assert K.dtype == np.float32
+    np.testing.assert_array_equal(K @ np.ones(6, np.float32), 2 * np.ones(6))
+    assert KronOperator(scipy_eye).dtype == np.float64
+
+    class Foreign:  # what scipy's aslinearoperator accepts: a PyLops operator
+        def __init__(self, a):
+            self.a, self.shape, self.dtype = a, a.shape, a.dtype
+
+        def matvec(self, x):
+            return self.a @ x
+
+        def rmatvec(self, x):
+            return self.a.conj().T @ x
+
+    a = np.array([[1.0, 2.0], [3.0, 4.0]])
+    f = Foreign(a)
+    K = KronOperator(f, np.eye(3) * 2)
+    assert K.factors[0] is f
+    np.testing.assert_allclose(
+        K @ np.arange(6.0), np.kron(a, 2 * np.eye(3)) @ np.arange(6.0)
+    )
+    np.testing.assert_allclose(
+        K.H @ np.arange(6.0), np.kron(a, 2 * np.eye(3)).T @ np.arange(6.0)
+    )
+    with pytest.raises(TypeError, match="no matrix behind it"):
+        K.solve(np.ones(6))
+
+
+def test_a_zero_dimensional_array_is_a_scalar_for_every_factor_kind():
+    lo = aslinearoperator(np.eye(2) * 3)
+    for K in (KronOperator(lo, np.eye(2)), KronOperator(lo), KronSum(lo, np.eye(2))):
+        for s in (np.array(2.0), np.float64(2.0), np.array(2.0 + 1j)):
+            scaled = s * K
+            np.testing.assert_allclose(
+                scaled @ np.ones(K.shape[1]), s * (K @ np.ones(K.shape[1]))
+            )
+
+
+def test_a_list_of_factors_is_not_one_factor():
+    with pytest.raises(TypeError, match=r"unpack the list: KronOperator\(\*factors\)"):
+        KronOperator([np.eye(2), np.eye(3)])
+    with pytest.raises(TypeError, match="unpack"):
+        KronSum([np.eye(2), sp.eye_array(3)])
