@@ -729,10 +729,9 @@ def _sparse_identity(n: int, dtype) -> sp.csr_array:
 
 
 def operator_dtype(factors) -> np.dtype:
-    """The dtype of an operator built from ``factors``: NumPy's promotion of the
-    dtypes the user gave, at least floating point.
+    """The dtype of an operator of ``factors``: NumPy's promotion of the given dtypes.
 
-    Only integer or boolean factors give float64 (as ``np.kron`` of them times a
+    The result is at least floating point. Only integer or boolean factors give float64 (as ``np.kron`` of them times a
     float vector); with floats NumPy's rule holds (uint8 with float32 is float32);
     float16 becomes float32 (BLAS has no half precision); a dtype-less identity
     (scipy's ``IdentityOperator((n, n))``) adopts the others' dtype.
