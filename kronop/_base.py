@@ -31,7 +31,7 @@ from numpy.typing import ArrayLike
 from scipy.sparse.linalg import LinearOperator
 
 from . import _engine, _rules
-from ._compat import restore_state
+from ._compat import SCIPY_STACKS, restore_state
 
 __all__ = [
     "Factorization",
@@ -145,6 +145,94 @@ class StructuredOperator(LinearOperator):
         lead = x.shape[:-1]
         return self._matmat(x.reshape(-1, N).T).T.reshape(*lead, self.shape[0])
 
+    # ---------------------------------------------------- shape messages
+    def _input_grid(self) -> tuple[int, ...] | None:
+        """The tensor shape an input vector is reshaped to (for error hints)."""
+        return None
+
+    def _shape_error(self, x, n: int, side: str) -> ValueError:
+        shape = tuple(np.shape(x))
+        grid = self._input_grid() if side == "input" else None
+        hint = ""
+        if grid is not None and len(grid) > 1 and shape[: len(grid)] == grid:
+            hint = (
+                f" (the array has the grid's shape {grid}: pass it flattened, "
+                "x.ravel(), in C order)"
+            )
+        return ValueError(
+            f"dimension mismatch: operator has shape {self.shape}, so the {side} "
+            f"needs {n} rows (a vector ({n},) or a block ({n}, k)), got an array of "
+            f"shape {shape}{hint}"
+        )
+
+    def _check_operand(self, x, n: int, side: str, block: bool | None) -> None:
+        """Validate an array operand's shape before scipy does (with our message)."""
+        shape = np.shape(x)
+        if not shape:
+            return
+        if block is None:  # dot/@: a vector or a block (stacks on scipy 1.18)
+            ok = (len(shape) == 1 and shape[0] == n) or (
+                len(shape) >= 2 and shape[-2] == n and (SCIPY_STACKS or len(shape) == 2)
+            )
+        elif block:
+            ok = (
+                len(shape) >= 2 and shape[-2] == n and (SCIPY_STACKS or len(shape) == 2)
+            )
+        else:
+            ok = (shape[-1] == n and (SCIPY_STACKS or len(shape) == 1)) or shape == (
+                n,
+                1,
+            )
+        if not ok:
+            raise self._shape_error(x, n, side)
+
+    def matvec(self, x):
+        """``A @ x`` for a vector ``x`` of shape (N,) (scipy's ``matvec``)."""
+        self._check_operand(x, self.shape[1], "input", False)
+        return super().matvec(x)
+
+    def matmat(self, X):
+        """``A @ X`` for a block ``X`` of shape (N, k) (scipy's ``matmat``)."""
+        self._check_operand(X, self.shape[1], "input", True)
+        return super().matmat(X)
+
+    def rmatvec(self, x):
+        """``Aᴴ @ x`` for a vector ``x`` of shape (M,) (scipy's ``rmatvec``)."""
+        self._check_operand(x, self.shape[0], "adjoint's input", False)
+        return super().rmatvec(x)
+
+    def rmatmat(self, X):
+        """``Aᴴ @ X`` for a block ``X`` of shape (M, k) (scipy's ``rmatmat``)."""
+        self._check_operand(X, self.shape[0], "adjoint's input", True)
+        return super().rmatmat(X)
+
+    def _check_left(self, x) -> None:
+        """``x @ A``: x must end in the operator's M rows."""
+        M = self.shape[0]
+        shape = np.shape(x)
+        if isinstance(x, np.ndarray) and shape and shape[-1] != M:
+            raise ValueError(
+                f"dimension mismatch: operator has shape {self.shape}, so x in "
+                f"x @ A needs {M} columns (a vector ({M},) or a block (k, {M})), got "
+                f"an array of shape {shape}"
+            )
+
+    def _rdot(self, x):  # x @ A on scipy 1.17
+        self._check_left(x)
+        return super()._rdot(x)
+
+    def rdot(self, x):
+        """``x @ A`` (scipy 1.18's ``rdot``)."""
+        self._check_left(x)
+        return super().rdot(x)
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError(
+            f"a {type(self).__name__} is a lazy operator, not an array; use "
+            f"toarray() for its dense {self.shape[0]}×{self.shape[1]} matrix (for "
+            "checking: it forms every entry)"
+        )
+
     def _rmatvec(self, x):
         return self.H._matvec(x)
 
@@ -227,6 +315,8 @@ class StructuredOperator(LinearOperator):
         """
         if is_scalar(x):
             return self._scaled(_scalar(x))
+        if isinstance(x, np.ndarray):
+            self._check_operand(x, self.shape[1], "input", None)
         if isinstance(x, LinearOperator):
             if x.shape[0] != self.shape[1]:
                 raise ValueError(

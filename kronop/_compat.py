@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy
 from scipy.sparse.linalg import LinearOperator
 
-__all__ = ["conj_scalar", "restore_state"]
+#: scipy ≥ 1.18 passes stacked inputs (..., N) and (..., N, K) to operators
+SCIPY_STACKS = tuple(int(v) for v in scipy.__version__.split(".")[:2]) >= (1, 18)
+
+__all__ = ["SCIPY_STACKS", "call", "conj_scalar", "restore_state"]
 
 
 def restore_state(obj, state: dict) -> None:
@@ -24,3 +28,10 @@ def conj_scalar(s):
     if isinstance(s, complex):
         return s.conjugate()
     return np.conj(s)
+
+
+def call(method: str) -> str:
+    """How messages name a method: ``solve()``, but ``norm(2)`` or ``K + σD`` as is."""
+    return (
+        method if (method.endswith(")") or not method.isidentifier()) else f"{method}()"
+    )

@@ -29,7 +29,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, splu
 
-from ._compat import restore_state
+from ._compat import call, restore_state
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._factor import Factor
@@ -105,7 +105,7 @@ class FactorLinalg:
         """Raise ``TypeError`` for an operator factor with no matrix behind it."""
         if not self.has_entries:
             raise TypeError(
-                f"{method}() needs the entries of every factor, but {self.name} is a "
+                f"{call(method)} needs the entries of every factor, but {self.name} is a "
                 f"{type(self.user).__name__} with no matrix behind it; pass it as an "
                 "ndarray or sparse matrix (kronop never densifies an operator silently)"
             )
@@ -114,7 +114,7 @@ class FactorLinalg:
         """Raise ``ValueError`` unless the factor is square."""
         if self.shape[0] != self.shape[1]:
             raise ValueError(
-                f"{method}() needs square factors, but {self.name} is not square"
+                f"{call(method)} needs square factors, but {self.name} is not square"
             )
 
     def is_finite(self) -> bool:
@@ -130,7 +130,7 @@ class FactorLinalg:
         self.require_entries(method)
         if not self.is_finite():
             raise ValueError(
-                f"{method}(): {self.name} has non-finite entries (inf or nan)"
+                f"{call(method)}: {self.name} has non-finite entries (inf or nan)"
             )
 
     def dense(self, method: str) -> np.ndarray:
@@ -341,7 +341,7 @@ class FactorLinalg:
             self.dense(method)  # operator / non-finite factors fail first
             hint = "; use eig()" if method == "eigh" else ""
             raise ValueError(
-                f"{method}() needs Hermitian factors, but {self.name} is not "
+                f"{call(method)} needs Hermitian factors, but {self.name} is not "
                 f"Hermitian{hint}"
             )
         return self.eigen(method)
@@ -397,7 +397,7 @@ class FactorLinalg:
         if (np.min(w) < -tol) if allow_zero else (np.min(w) <= 0):
             kind = "semidefinite" if allow_zero else "definite"
             raise ValueError(
-                f"{method}() needs Hermitian positive {kind} factors; "
+                f"{call(method)} needs Hermitian positive {kind} factors; "
                 f"{self.name} has eigenvalue {np.min(w):.3e}"
             )
         return e

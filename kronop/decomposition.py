@@ -34,6 +34,7 @@ from ._base import (
     check_rhs,
     logdet_from_slogdet,
 )
+from ._compat import call
 
 __all__ = [
     "KronEigen",
@@ -826,7 +827,7 @@ class KronEigen(Factorization):
     def _require_unitary(self, method: str) -> None:
         if not self.unitary:
             raise ValueError(
-                f"{method}() needs an orthonormal eigenbasis (Hermitian or analytic "
+                f"{call(method)} needs an orthonormal eigenbasis (Hermitian or analytic "
                 "normal factors, no mass matrices)"
             )
 

@@ -241,7 +241,8 @@ def laplacian(shape, bc="dirichlet", spacing=1.0, dtype=np.float64):
     spacing : float or sequence of float
         Grid spacing hⱼ per axis (or one for all); axis j is scaled by 1/hⱼ².
     dtype : dtype, optional
-        float32, float64 (default), complex64 or complex128.
+        float32, float64 (default), complex64 or complex128 (float16 becomes
+        float32, as for factors: BLAS has no half precision).
 
     Returns
     -------
@@ -300,6 +301,11 @@ def laplacian(shape, bc="dirichlet", spacing=1.0, dtype=np.float64):
     """
     if isinstance(shape, numbers.Integral):
         shape = (int(shape),)
+    if not isinstance(shape, Sequence | np.ndarray):
+        raise TypeError(
+            f"shape must be an int or a sequence of ints (points per axis), got "
+            f"{type(shape).__name__}"
+        )
     if any(not isinstance(s, numbers.Integral) for s in shape):
         raise ValueError(f"shape entries must be integers, got {tuple(shape)}")
     shape = tuple(int(s) for s in shape)
@@ -323,7 +329,11 @@ def laplacian(shape, bc="dirichlet", spacing=1.0, dtype=np.float64):
             )
     dtype = np.dtype(dtype)
     if dtype.kind not in "fc":
-        raise TypeError(f"dtype must be a float or complex type, got {dtype}")
+        raise TypeError(
+            f"dtype must be float32, float64, complex64 or complex128, got {dtype}"
+        )
+    if dtype == np.float16:  # no half precision in BLAS or scipy.sparse
+        dtype = np.dtype(np.float32)
     factors = []
     for j, (n, b, h) in enumerate(zip(shape, bcs, hs, strict=True)):
         scale = 1.0 / (h * h)

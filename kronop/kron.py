@@ -150,6 +150,9 @@ class KronOperator(Factorized, StructuredOperator):
     def _args(self) -> tuple:
         return self.factors
 
+    def _input_grid(self) -> tuple[int, ...]:
+        return tuple(f.shape[1] for f in self._factors)
+
     def __repr__(self) -> str:
         inner = " ⊗ ".join(f.describe() for f in self._factors)
         return f"KronOperator({inner}, dtype={self.dtype})"
@@ -453,7 +456,9 @@ class KronOperator(Factorized, StructuredOperator):
         """Matrix norm from the factors: ``"fro"``, ``2``, ``1`` or ``inf``.
 
         Each is multiplicative over a Kronecker product (the singular values, the
-        column sums and the row sums of ⊗Aⱼ are products of the factors').
+        column sums and the row sums of ⊗Aⱼ are products of the factors'). NaN and
+        inf entries propagate into ``"fro"``, 1 and ∞ as in ``numpy.linalg.norm``;
+        2 needs an SVD and raises ``ValueError`` for them.
         """
         if ord not in ("fro", 2, 1, np.inf, "inf"):
             raise ValueError(f"ord must be 'fro', 2, 1 or inf, got {ord!r}")
@@ -463,9 +468,10 @@ class KronOperator(Factorized, StructuredOperator):
         def one(f: Factor) -> float:
             if ord == 2:
                 return float(f.svd("norm")[1][0])
+            # fro/1/∞ propagate NaN and inf as numpy's norm does; 2 needs an SVD
             if f.stored_sparse:
                 return float(sparse_norm(f.matrix, ord))
-            return float(np.linalg.norm(f.dense("norm"), ord))
+            return float(np.linalg.norm(f.entries(), ord))
 
         return float(math.prod(self._each(one, "norm", square=False)))
 

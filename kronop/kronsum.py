@@ -31,7 +31,7 @@ from ._base import (
     check_rhs,
     is_scalar,
 )
-from ._compat import conj_scalar
+from ._compat import call, conj_scalar
 from ._factor import Factor, as_factor, describe_shape, factor_sum, operator_dtype
 from ._schur import SchurFactorization
 from .decomposition import KronEigen, KronEigenvalues
@@ -257,6 +257,9 @@ class KronSum(Factorized, StructuredOperator):
     def _args(self) -> tuple:
         return (self.factors, self.mass, self.sigma)
 
+    def _input_grid(self) -> tuple[int, ...]:
+        return self._ns
+
     def __repr__(self) -> str:
         inner = " ⊕ ".join(f.describe() for f in self._factors)
         extra = ""
@@ -395,7 +398,7 @@ class KronSum(Factorized, StructuredOperator):
     def _require_no_mass(self, method: str) -> None:
         if self._wm is not None:
             raise ValueError(
-                f"{method}() is not available for a Kronecker sum with mass matrices: "
+                f"{call(method)} is not available for a Kronecker sum with mass matrices: "
                 "its eigenvalues do not follow from the factors. generalized_eigh() "
                 "gives the generalized eigenpairs of (S, M₁⊗…⊗M_d); solve, logdet, "
                 "trace, diagonal and norm('fro') work as usual"
@@ -409,7 +412,7 @@ class KronSum(Factorized, StructuredOperator):
         for j, m in enumerate(self._wm or ()):
             if m is not None and not m.is_finite():
                 raise ValueError(
-                    f"{method}(): mass matrix {j} ({describe_shape(m.shape)}) has "
+                    f"{call(method)}: mass matrix {j} ({describe_shape(m.shape)}) has "
                     "non-finite entries (inf or nan)"
                 )
             if m is not None:
@@ -851,15 +854,16 @@ class KronSum(Factorized, StructuredOperator):
         maximised over the grid in O(N). **2**: max |λ| for normal factors; for
         non-normal factors (singular values are not those of the factors) the
         largest singular value by ``scipy.sparse.linalg.svds`` to machine
-        precision.
+        precision. NaN and inf entries propagate into ``"fro"``, 1 and ∞, as in
+        ``numpy.linalg.norm``; 2 raises ``ValueError`` for them.
         """
         if ord not in ("fro", 2, 1, np.inf, "inf"):
             raise ValueError(f"ord must be 'fro', 2, 1 or inf, got {ord!r}")
         if ord == "fro":
             return _kronsum_norms.fro(self._wf, self._wm, self._shift)
         self._require_no_mass(f"norm({ord!r})")
-        self._check_factors("norm")
-        if ord == 2:
+        if ord == 2:  # from spectra or svds: finite factors only
+            self._check_factors("norm(2)")
             if self._normal():
                 return _kronsum_norms.extreme_abs(self._wf, self._shift)[0]
             return _kronsum_norms.svd_extreme(self)[0]

@@ -87,6 +87,11 @@ def unvec(v: ArrayLike, shape: tuple[int, int]) -> np.ndarray:
      [3 4]]
     """
     v = np.asarray(v)
+    if np.ndim(shape) != 1 or len(shape) != 2:
+        raise ValueError(
+            f"unvec needs the matrix shape (m, n), got {shape!r}; for a d-way tensor "
+            "in C order use v.reshape(shape)"
+        )
     m, n = (int(s) for s in shape)
     if v.ndim < 1 or v.shape[-1] != m * n:
         raise ValueError(

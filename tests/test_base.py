@@ -111,3 +111,65 @@ def test_dot_checks_shapes():
         K.dot(aslinearoperator(np.ones((5, 5))))
     with pytest.raises(ValueError, match="shape mismatch"):  # scipy's own check
         aslinearoperator(np.ones((5, 5))) @ K
+
+
+# ------------------------------------------------------------------ messages
+@pytest.mark.parametrize("name", list(_operators()))
+def test_shape_errors_state_expected_and_received(name):
+    op = _operators()[name]
+    M, N = op.shape
+    bad = [np.ones(N + 1), np.ones((N + 1, 2)), np.ones((N + 1, 1))]
+    for x in bad:
+        for call in (op.__matmul__, op.dot, op.matvec if x.ndim == 1 else op.matmat):
+            with pytest.raises(
+                ValueError,
+                match=rf"dimension mismatch.*needs {N} rows.*got an array of shape \({N + 1},",
+            ):
+                call(x)
+    with pytest.raises(ValueError, match=rf"needs {M} rows"):
+        op.rmatvec(np.ones(M + 1))
+    with pytest.raises(ValueError, match=rf"x @ A needs {M} columns"):
+        np.ones(M + 1) @ op
+
+
+def test_a_grid_shaped_input_gets_a_ravel_hint():
+    L = laplacian((3, 4))
+    img = np.ones((3, 4))
+    with pytest.raises(ValueError, match=r"grid's shape \(3, 4\).*x\.ravel\(\)"):
+        L @ img
+    K = KronOperator(np.ones((2, 3)), np.ones((5, 4)))
+    with pytest.raises(ValueError, match=r"grid's shape \(3, 4\)"):
+        K @ np.ones((3, 4))
+    np.testing.assert_allclose(L @ img.ravel(), L.toarray() @ img.ravel())
+
+
+def test_a_three_dimensional_input_is_not_printed():
+    from .contract.operator import SCIPY_118
+
+    K = KronOperator(np.eye(2) * 2)
+    x = np.arange(8.0).reshape(2, 2, 2) + 1000
+    if SCIPY_118:  # a stack of blocks
+        assert (K @ x).shape == (2, 2, 2)
+        return
+    with pytest.raises(ValueError, match=r"shape \(2, 2, 2\)") as info:
+        K @ x
+    assert "1000" not in str(info.value)
+
+
+def test_an_operator_is_not_an_array():
+    for op in _operators().values():
+        with pytest.raises(TypeError, match=r"not an array; use toarray\(\)"):
+            np.asarray(op)
+
+
+def test_method_names_in_messages_have_no_stray_parentheses():
+    from kronop import KronPlusDiagonal
+
+    K = KronOperator(np.ones((2, 3)), np.eye(3))
+    with pytest.raises(ValueError, match="K \\+ σD needs square factors") as info:
+        KronPlusDiagonal(K, 0.5)
+    assert "σD()" not in str(info.value)
+    M = KronSum(np.eye(2) * 2, np.eye(3) * 3, mass=(np.eye(2) * 2, None))
+    with pytest.raises(ValueError, match=r"norm\(2\) is not available") as info:
+        M.norm(2)
+    assert "norm(2)()" not in str(info.value)

@@ -270,3 +270,32 @@ def test_laplacian_input_validation_from_review():
         L.eigvals(2.5)
     with pytest.raises(TypeError, match="needs the entries of A"):
         solve_lyapunov(aslinearoperator(np.eye(2)), np.eye(2))
+
+
+def test_laplacian_and_unvec_arguments_get_clear_errors():
+    from kronop import unvec
+
+    with pytest.raises(TypeError, match="shape must be an int or a sequence"):
+        laplacian(None)
+    L = laplacian((3,), dtype=np.float16)  # as a float16 factor: float32
+    assert L.dtype == np.float32
+    with pytest.raises(TypeError, match="float32, float64, complex64 or complex128"):
+        laplacian((3,), dtype=np.int32)
+    with pytest.raises(ValueError, match=r"unvec needs the matrix shape \(m, n\)"):
+        unvec(np.ones(6), (1, 2, 3))
+    with pytest.raises(ValueError, match="length 6"):
+        unvec(np.ones(5), (2, 3))
+
+
+@pytest.mark.parametrize("kind", ["dense", "sparse"])
+def test_norms_of_non_finite_factors_agree_across_kinds(kind):
+    """NaN propagates into fro/1/∞ for every factor kind; 2 (an SVD) refuses it."""
+    from kronop import KronOperator
+
+    a = np.array([[1.0, np.nan], [0.0, 2.0]])
+    f = a if kind == "dense" else sp.csr_array(a)
+    for op in (KronOperator(f, np.eye(2) * 2), KronSum(f, np.eye(2) * 2)):
+        for o in ("fro", 1, np.inf):
+            assert np.isnan(op.norm(o))
+        with pytest.raises(ValueError, match=r"factor 0 .*non-finite"):
+            op.norm(2)

@@ -630,8 +630,10 @@ def outer_abs_sum_max(diags: list[np.ndarray], offs: list[np.ndarray], shift) ->
     rest = reduce(np.add.outer, diags[1:]) if len(diags) > 1 else np.zeros(())
     best = 0.0
     for i in range(len(diags[0])):
-        val = np.abs(diags[0][i] + rest + shift) + off[i]
-        best = max(best, float(np.max(val)))
+        val = float(np.max(np.abs(diags[0][i] + rest + shift) + off[i]))
+        if math.isnan(val):  # NaN propagates, as in numpy's norm
+            return val
+        best = max(best, val)
     return best
 
 
