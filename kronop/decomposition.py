@@ -623,7 +623,7 @@ class KronEigen(Factorization):
             warnings.warn(
                 f"{where}: the eigenvectors are ill-conditioned (κ(V) = "
                 f"{self.vector_cond:.2e}): solves and functions computed through them "
-                f"lose about {lost:.0f} of {total:.0f} digits (refused past "
+                f"lose about {min(lost, total):.0f} of {total:.0f} digits (refused past "
                 f"{0.75 * total:.0f}); the operator's own solve() and slogdet() stay "
                 "accurate",
                 LinAlgWarning,
@@ -649,7 +649,8 @@ class KronEigen(Factorization):
         if lost > total / 2:
             warnings.warn(
                 f"{what} from an eigendecomposition whose eigenvectors are "
-                f"ill-conditioned (κ(V) = {self.vector_cond:.2e}): about {lost:.0f} "
+                f"ill-conditioned (κ(V) = {self.vector_cond:.2e}): about "
+                f"{min(lost, total):.0f} "
                 f"of {total:.0f} digits are lost",
                 LinAlgWarning,
                 stacklevel=3,

@@ -173,3 +173,23 @@ def test_method_names_in_messages_have_no_stray_parentheses():
     with pytest.raises(ValueError, match=r"norm\(2\) is not available") as info:
         M.norm(2)
     assert "norm(2)()" not in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["kron", "kronsum", "laplacian", "shifted"])
+def test_inverses_and_decompositions_leave_no_reference_cycle(name):
+    """scipy's gh-10634: operators are freed by reference counting alone."""
+    gc.collect()
+    gc.disable()
+    try:
+        op = _operators()[name]
+        b = np.ones(op.shape[0])
+        inv = op.inv()
+        inv @ b, inv.H @ b, inv.T @ b, op.solve(b), op.slogdet()
+        dec = op.eigh() if name != "shifted" else op.decomposition()
+        dec.solve(b)
+        probes = [weakref.ref(x) for x in (op, inv, dec)]
+        del op, inv, dec
+        alive = [p() is not None for p in probes]
+    finally:
+        gc.enable()
+    assert not any(alive)
