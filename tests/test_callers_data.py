@@ -20,7 +20,6 @@ def _non_canonical(fmt):
     rows = np.array([0, 0, 1, 0, 2])
     cols = np.array([1, 0, 1, 1, 2])
     coo = sp.coo_array((data, (rows, cols)), shape=(3, 3))
-    dense = coo.toarray() + np.eye(3)
     if fmt == "coo":
         m = sp.coo_array(
             (np.r_[data, 1, 1, 1], (np.r_[rows, 0, 1, 2], np.r_[cols, 0, 1, 2])),
