@@ -15,11 +15,10 @@ from .factories import hpd
 
 
 def _non_canonical(fmt):
-    """A sparse matrix with duplicate and unsorted entries (and its dense value)."""
+    """A sparse matrix with duplicate and unsorted entries."""
     data = np.array([2.0, 1.0, 3.0, 0.5, 4.0])
     rows = np.array([0, 0, 1, 0, 2])
     cols = np.array([1, 0, 1, 1, 2])
-    coo = sp.coo_array((data, (rows, cols)), shape=(3, 3))
     if fmt == "coo":
         m = sp.coo_array(
             (np.r_[data, 1, 1, 1], (np.r_[rows, 0, 1, 2], np.r_[cols, 0, 1, 2])),
