@@ -158,3 +158,44 @@ def test_tensor_sylvester_errors():
         solve_tensor_sylvester([np.eye(2), np.eye(3)], np.ones((3, 2)))
     with pytest.raises(ValueError, match="square"):
         solve_tensor_sylvester([np.eye(2), np.ones((3, 2))], np.ones((2, 3)))
+
+
+# ------------------------------------- complex right-hand sides, real Schur path
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("rdtype", [np.float64, np.float32])
+def test_complex_right_hand_sides_with_real_non_normal_factors(seed, rdtype):
+    """Real factors take the real Schur (trsyl) path; a complex C must keep its
+    imaginary part. The oracle is a dense Kronecker-sum solve (scipy's own
+    solve_sylvester is wrong for real A, B with complex eigenvalues and complex C)."""
+    from kronop import KronSum
+
+    rng = np.random.default_rng(seed)
+    A = np.array([[1.0, 2.0], [3.0, 5.0]]) if seed == 0 else rng.standard_normal((3, 3))
+    B = (
+        np.array([[-1.0, 0.0], [3.0, 4.0]])
+        if seed == 0
+        else rng.standard_normal((4, 4))
+    )
+    A, B = (
+        (A + 3 * np.eye(len(A))).astype(rdtype),
+        (B + 3 * np.eye(len(B))).astype(rdtype),
+    )
+    cdtype = np.result_type(rdtype, np.complex64)
+    C = random_array(rng, (len(A), len(B)), cdtype)
+    dense = kronsum_dense([A, B.T])
+    ref = np.linalg.solve(dense, hi(C).reshape(-1)).reshape(C.shape)
+    tol = 100 * eps(rdtype) * dense.shape[0] * np.linalg.cond(dense)
+    for method in ("auto", "schur"):
+        X = solve_sylvester(A, B, C, method=method)
+        assert X.dtype == cdtype
+        assert rel(X, ref) <= tol
+    S = KronSum(A, B.T)
+    assert rel(S.solve(C.reshape(-1)), ref.reshape(-1)) <= tol
+    assert rel(S.inv() @ C.reshape(-1), ref.reshape(-1)) <= tol
+    b2 = np.stack([C.reshape(-1), C.reshape(-1).real.astype(cdtype)], axis=1)
+    assert rel(S.solve(b2)[:, 0], ref.reshape(-1)) <= tol
+    X3 = solve_tensor_sylvester([A, B.T], C)
+    assert rel(X3, ref) <= tol
+    Q = random_array(rng, (len(A), len(A)), cdtype)
+    L = solve_lyapunov(A, Q)
+    assert rel(A @ L + L @ A.conj().T, Q) <= tol * 10
