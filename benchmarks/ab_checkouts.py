@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import sys
 import time
 import warnings
@@ -38,6 +39,10 @@ def _load(path: str):
         sys.path.pop(0)
 
 
+#: eight mixed rectangular factors (m, n)
+_RECT8 = [(3, 4), (5, 2), (2, 6), (4, 3), (3, 3), (6, 2), (2, 5), (4, 4)]
+
+
 def _rbf(n: int, ell: float) -> np.ndarray:
     t = np.linspace(0, 1, n)
     return np.exp(-0.5 * (t[:, None] - t[None, :]) ** 2 / ell**2)
@@ -53,6 +58,14 @@ def cases(k) -> dict:
     K4 = k.KronOperator(*(rng.standard_normal((64, 64)) for _ in range(4)))
     x6, x4 = rng.standard_normal(10**6), rng.standard_normal(64**4)
     X16 = rng.standard_normal((10**6, 16))
+    K5 = k.KronOperator(*(rng.standard_normal((16, 16)) for _ in range(5)))
+    K8 = k.KronOperator(*(rng.standard_normal((4, 4)) for _ in range(8)))
+    X5, X8 = rng.standard_normal((16**5, 16)), rng.standard_normal((4**8, 16))
+    # planning: a new operator (or a new width) is planned on its first product
+    rect = [rng.standard_normal(s) for s in _RECT8]
+    x_rect = rng.standard_normal(math.prod(n for _, n in _RECT8))
+    tiny = [rng.standard_normal((2, 2)) for _ in range(16)]
+    x_tiny = rng.standard_normal(2**16)
     G = k.KronOperator(_rbf(120, 0.2), _rbf(120, 0.3), _rbf(120, 0.5))
     y = rng.standard_normal(G.shape[0])
     dec = G.eigh()
@@ -68,6 +81,10 @@ def cases(k) -> dict:
         "kron d3 n100 k16": lambda: K3 @ X16,
         "kron d4 n64": lambda: K4 @ x4,
         "kron d6 n10": lambda: K6 @ x6,
+        "kron d5 n16 k16": lambda: K5 @ X5,
+        "kron d8 n4 k16": lambda: K8 @ X8,
+        "new kron d8 rect: first product": lambda: k.KronOperator(*rect) @ x_rect,
+        "new kron d16 n2: first product": lambda: k.KronOperator(*tiny) @ x_tiny,
         "GP n120 (K+σ²I) solve": lambda: dec.solve(y, shift=0.01),
         "GP n120 logdet(K+σ²I)": lambda: dec.logdet(shift=0.01),
         "GP n120 K solve (κ≈1e8)": lambda: G.solve(y),

@@ -108,6 +108,33 @@ class KronMatvecCold:
         kronop.KronOperator(*self.factors) @ self.x
 
 
+class KronPlanning:
+    """Planning the product for a new operator or a new number of right-hand sides.
+
+    Many small factors: the product takes well under a millisecond, so planning
+    must too (it takes the best of a few canonical chains and searches further
+    only while the search costs a small share of the product).
+    """
+
+    params = (("8 rect", "16x2"), (1, 3, 17))
+    param_names = ("factors", "k")
+
+    def setup(self, factors, k):
+        from kronop._engine.plan import plan_chain
+        from kronop._factor import as_factor
+
+        shapes = (
+            [(3, 4), (5, 2), (2, 6), (4, 3), (3, 3), (6, 2), (2, 5), (4, 4)]
+            if factors == "8 rect"
+            else [(2, 2)] * 16
+        )
+        self.plan_chain = plan_chain
+        self.factors = [as_factor(np.ones(s), j) for j, s in enumerate(shapes)]
+
+    def time_plan(self, factors, k):
+        self.plan_chain(self.factors, 1, k, "C", 8)
+
+
 class KronMatvecRect:
     """Rectangular factors where the order matters: (300×100)⊗(50×400)⊗(200×200).
 

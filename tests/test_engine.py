@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from kronop import KronOperator, KronSum, _engine, laplacian
 from kronop._engine import numpy_kernels
+from kronop._engine import plan as plan_module
 from kronop._engine.plan import (
     StencilTerm,
     brute_force_order,
@@ -25,15 +26,13 @@ from kronop._factor import TransformFactor, as_factor
 
 from .factories import eps, hi, random_array
 
-dims = st.integers(min_value=1, max_value=40)
-
 
 @st.composite
-def factor_lists(draw, max_d=5):
+def factor_lists(draw, max_d=5, max_n=40):
     d = draw(st.integers(min_value=1, max_value=max_d))
     out = []
     for j in range(d):
-        m, n = draw(dims), draw(dims)
+        m, n = draw(st.integers(1, max_n)), draw(st.integers(1, max_n))
         kind = draw(st.sampled_from(["dense", "dense", "sparse", "identity"]))
         if kind == "identity":
             out.append(as_factor(np.eye(n), j))
@@ -118,6 +117,122 @@ def test_square_chain_needs_no_copy():
         plan = plan_chain(fs, 1, rhs, layout)
         assert plan.direct_output
         assert not any(s.op == "mid_front" for s in plan.steps)
+
+
+# ------------------------------------------------------------- planning cost
+#: eight mixed rectangular factors: a product of well under a millisecond
+RECT8 = [(3, 4), (5, 2), (2, 6), (4, 3), (3, 3), (6, 2), (2, 5), (4, 4)]
+
+
+def _count_steps(monkeypatch):
+    """Count the candidate steps the planner looks at."""
+    calls = []
+    move = plan_module._Chain.move
+
+    def counted(self, *args):
+        calls.append(1)
+        return move(self, *args)
+
+    monkeypatch.setattr(plan_module._Chain, "move", counted)
+    return calls
+
+
+@pytest.mark.parametrize("shapes", [RECT8, [(2, 2)] * 16, [(2, 3), (3, 2)] * 8])
+@pytest.mark.parametrize("rhs", [1, 3, 17])
+@pytest.mark.parametrize("layout", ["C", "K"])
+def test_planning_costs_a_bounded_share_of_the_product(
+    monkeypatch, shapes, rhs, layout
+):
+    """Three canonical chains (3·d steps), then a search only within its budget."""
+    factors = [as_factor(np.ones(s), j) for j, s in enumerate(shapes)]
+    chain = plan_module._Chain(factors, 1, rhs, layout, 8)
+    chain.quick()
+    estimate = chain.best[0]
+    calls = _count_steps(monkeypatch)
+    plan = plan_chain(factors, 1, rhs, layout)
+    d = len(shapes)
+    share = estimate * plan_module.SEARCH_SHARE / plan_module._MOVE_SECONDS
+    assert len(calls) <= 3 * d + share + 1
+    assert len(plan.steps) == d
+    if estimate < 1e-4:  # a product of microseconds: no search at all
+        assert len(calls) <= 3 * d + 1
+        assert not plan.final
+
+
+def test_a_new_width_or_operator_stays_within_the_budget(monkeypatch, rng):
+    """New right-hand-side widths and new operators of small factors plan in O(d²)
+    steps plus the search share of their product."""
+    mats = [rng.standard_normal(s) for s in RECT8]
+    factors = [as_factor(m, j) for j, m in enumerate(mats)]
+    dense = reduce(np.kron, mats)
+    allowed = 0.0
+    for k in range(1, 9):
+        chain = plan_module._Chain(factors, 1, k, "C", 8)
+        chain.quick()
+        share = chain.best[0] * plan_module.SEARCH_SHARE / plan_module._MOVE_SECONDS
+        allowed += 3 * len(mats) + share + 1
+    calls = _count_steps(monkeypatch)
+    for k in range(1, 9):
+        X = rng.standard_normal((dense.shape[1], k))
+        np.testing.assert_allclose(
+            KronOperator(*mats) @ X, dense @ X, rtol=1e-12, atol=1e-12
+        )
+    assert len(calls) <= allowed
+    assert allowed < 8 * 100  # far from the thousands of steps a search takes
+
+
+def test_plans_are_refined_as_they_are_reused(monkeypatch, rng):
+    """A plan whose search was cut short is searched again after 8, 64, … uses."""
+    seen = []
+    build = numpy_kernels.plan_chain
+
+    def recording(*args, **kw):
+        plan = build(*args, **kw)
+        seen.append((args[-1], plan.final))
+        return plan
+
+    monkeypatch.setattr(numpy_kernels, "plan_chain", recording)
+    mats = [rng.standard_normal((2, 2)) for _ in range(12)]
+    K = KronOperator(*mats)
+    x = rng.standard_normal(K.shape[1])
+    y = K @ x
+    for _ in range(70):
+        np.testing.assert_allclose(K @ x, y, rtol=1e-12, atol=1e-12)
+    runs = [r for r, _ in seen]
+    assert runs[:3] == [1, 8, 64]
+    assert all(not final for _, final in seen[:-1])
+    dense = reduce(np.kron, mats)
+    np.testing.assert_allclose(y, dense @ x, rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    factor_lists(max_d=5, max_n=6), st.sampled_from([(1, 1), (1, 3), (2, 1), (2, 4)])
+)
+def test_quick_and_searched_plans_agree_with_dense(factors, form):
+    """Whichever chain the budget allows, the product is exact, and the search
+    never picks a chain it estimates slower than the canonical ones."""
+    batch, rhs = form
+    dense = reduce(np.kron, [f.toarray() for f in factors])
+    x = np.random.default_rng(0).standard_normal((batch, dense.shape[1], rhs))
+    want = np.einsum("mn,bnk->bmk", dense, x)
+    layouts = ["C", "K"] if batch == 1 else ["C"]
+    for layout in layouts:
+        chain = plan_module._Chain(factors, batch, rhs, layout, 8)
+        chain.quick()
+        quick = chain.best[0]
+        chain.rollout()
+        chain.offer(chain.search())
+        assert chain.best[0] <= quick * (1 + 1e-9)
+    for share in (0.0, math.inf):
+        plan_module.SEARCH_SHARE, saved = share, plan_module.SEARCH_SHARE
+        try:
+            y = _engine.apply_product(factors, x, _engine.EngineCache())
+        finally:
+            plan_module.SEARCH_SHARE = saved
+        np.testing.assert_allclose(
+            y, want, rtol=1e-12, atol=1e-12 * (1 + abs(want).max())
+        )
 
 
 def test_workspace_is_reused_and_thread_safe(rng):

@@ -80,7 +80,6 @@ __all__ = [
 
 #: plans kept per operator (one per input form: batch, width, layout, dtype)
 _PLANS_KEPT = 16
-_MISSING = object()
 
 
 class EngineCache:
@@ -98,15 +97,32 @@ class EngineCache:
         self._lock = threading.Lock()
 
     def plan(self, key, build):
-        """The plan stored under ``key``, built on first use (a few kept)."""
-        got = self.plans.get(key, _MISSING)
-        if got is _MISSING:
-            got = build()
+        """The plan stored under ``key``, built on first use (a few kept).
+
+        ``build(runs)`` plans for ``runs`` products. A plan whose search was cut
+        short to keep the first product fast (``final`` false) is planned again
+        after 8, 64, 512, … uses with a budget that grows with them, so planning
+        stays a bounded share of the time the plan runs and a plan used often gets
+        the full search.
+        """
+        entry = self.plans.get(key)
+        if entry is None:
+            entry = [build(1), 0]
             with self._lock:
-                self.plans[key] = got
+                self.plans[key] = entry
                 while len(self.plans) > _PLANS_KEPT:
                     self.plans.popitem(last=False)
-        return got
+            return entry[0]
+        entry[1] += 1
+        uses = entry[1]
+        if (
+            not getattr(entry[0], "final", True)
+            and uses & (uses - 1) == 0
+            and uses.bit_length() % 3 == 1
+            and uses > 1
+        ):
+            entry[0] = build(uses)
+        return entry[0]
 
     def sub(self, key) -> EngineCache:
         """A child cache (one per term of a sum of products, per block)."""

@@ -761,7 +761,7 @@ def apply_product(
     itemsize = dtype.itemsize
     if layout == "C" and B == 1:
         split = cache.plan(
-            ("split", K, itemsize), lambda: plan_split(factors, K, itemsize)
+            ("split", K, itemsize), lambda runs: plan_split(factors, K, itemsize, runs)
         )
         if split is not None:
             y = run_split(
@@ -775,7 +775,7 @@ def apply_product(
             return y.reshape(1, M, K)
     plan = cache.plan(
         ("chain", B, K, layout, itemsize),
-        lambda: plan_chain(factors, B, K, layout, itemsize),
+        lambda runs: plan_chain(factors, B, K, layout, itemsize, runs),
     )
     y = run_chain(factors, plan, flat, dtype, cache.workspace)
     tensor = y.reshape(plan.sizes)
@@ -806,7 +806,7 @@ def apply_sum(
     X = x.reshape(shape)
     Y = np.empty(shape, dtype=dtype)
     stencil, others = cache.plan(
-        ("sum", dtype), lambda: plan_sum(factors, shift, dtype)
+        ("sum", dtype), lambda _runs: plan_sum(factors, shift, dtype)
     )
     size = B * N * K
     need = size if (others or (stencil is not None and stencil.needs_scratch)) else 0
