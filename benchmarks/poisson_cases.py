@@ -1,7 +1,8 @@
 """The 3-D Poisson comparison: −Δu = f (Dirichlet) on an n³ grid, every way, one process.
 
 ``run_poisson(ns=(64, 128), quick=False)`` returns markdown lines (a table per n
-and the targets of issue 4 with their measured ratios); ``compare.py`` appends
+and the target ratios: direct solve against the yardsticks and pyamg, matvec
+and cg against CSR); ``compare.py`` appends
 them to its report, and ``python benchmarks/poisson_cases.py [--n 64 128]
 [--quick]`` prints them.
 
@@ -313,7 +314,7 @@ def run_poisson(ns=(64, 128), quick: bool = False) -> list[str]:
         lines += body
         targets.append(target)
     lines += [
-        "### Targets (issue 4)",
+        "### Target ratios",
         "",
         (
             "| n | kronop direct / faster yardstick | pyamg / kronop direct | "

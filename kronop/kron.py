@@ -337,6 +337,13 @@ class KronOperator(Factorized, StructuredOperator):
 
         return self._cached("eigen", build)
 
+    def _spectral(self) -> KronEigen:
+        """``eigh`` for Hermitian factors, else ``eig``, without the warning.
+
+        Whatever is computed through it applies the eigenvector policy itself.
+        """
+        return self._eigen("eigh" if self._hermitian() else "eig")
+
     def eigh(self) -> KronEigen:
         """Eigendecomposition of a Kronecker product of Hermitian factors.
 
@@ -578,8 +585,7 @@ class KronOperator(Factorized, StructuredOperator):
         sum), so the result is spectral: two Kronecker products and an O(N) scaling
         per application.
         """
-        dec = self.eigh() if self._hermitian() else self.eig()
-        return dec.apply(np.exp)
+        return self._spectral().apply(np.exp)
 
     def logm(self) -> SpectralOperator:
         """Principal log(K) for Hermitian positive definite factors (lazy).

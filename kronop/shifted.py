@@ -170,7 +170,7 @@ class KronPlusDiagonal(Factorized, StructuredOperator):
 
     def _factorize(self) -> KronEigen:
         if self.diagonals is None:
-            return self.kron.eig().shift(self.sigma)
+            return self.kron._spectral().shift(self.sigma)
         return self._congruence()
 
     def _congruence(self) -> KronEigen:

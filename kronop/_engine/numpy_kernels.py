@@ -539,7 +539,8 @@ def log_abs_sum(parts, real: bool) -> tuple[int | float, float, float]:
 def reciprocal(w: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
     """``(1/w, null)``: reciprocals with 0 where ``|w| ≤ tol``, and those indices."""
     null = np.flatnonzero(np.abs(w) <= tol)
-    with np.errstate(divide="ignore"):
+    # 1/0 is inf for real w and nan for complex w; both are overwritten below
+    with np.errstate(divide="ignore", invalid="ignore"):
         inv = 1.0 / w
     if null.size:
         inv[null] = 0

@@ -6,7 +6,7 @@ stacked batch, K: right-hand sides) and apply each factor along its own axis. Th
 module
 
 * plans the order of the chain (:func:`flop_optimal_order`, provably optimal in the
-  flop model of DESIGN.md §5),
+  flop model: cⱼ flops per input element for factor j),
 * chooses, for every step, how to lay the tensor out so the step is one large BLAS
   call on a strided view (:func:`plan_chain`, whose own cost stays a small share
   of the product it plans: under a millisecond for d ≤ 16 small factors),
