@@ -54,6 +54,10 @@ class OperatorContract(Contract):
         assert all(type(s) is int for s in op.shape)
         assert isinstance(op, LinearOperator)
         assert op.dtype == np.dtype(dtype)
+        # scipy's documented attribute: the operands, a tuple (empty for a leaf)
+        assert isinstance(op.args, tuple)
+        assert isinstance(op.H.args, tuple)
+        assert isinstance(op.T.args, tuple)
 
     def test_toarray(self, made):
         op, dense, dtype = made
