@@ -167,7 +167,7 @@ class Factor(FactorLinalg):
         (a real factor stays real inside a complex operator).
         """
         target = np.result_type(self.dtype, np.finfo(np.dtype(dtype)).dtype)
-        if target == self.dtype or not self.has_entries or self.is_identity:
+        if target == self.dtype or not self.has_entries:
             return self
         key = f"promoted:{target}"
         got = self._memo.get(key)
@@ -253,7 +253,7 @@ class Factor(FactorLinalg):
     # ---------------------------------------------------------------- algebra
     def _derived(self, fn, spectrum) -> Factor:
         """A factor from ``fn`` applied to the user form (transpose, conj, …)."""
-        user = fn(self.user)
+        user = _private_readonly(fn(self.user), self.user)
         out = self._make(user, self._applied(user), self.dtype, self.index, spectrum)
         out.source_dtype = self.source_dtype
         return out
@@ -431,7 +431,7 @@ class SparseFactor(Factor):
         return max(2.0 * self.matrix.nnz / self.shape[1], 1e-3)
 
     def _applied(self, user) -> Any:
-        return sp.csr_array(user)
+        return _canonical_csr(user)
 
     def stored_values(self) -> np.ndarray:
         """The stored entries (``data``)."""
@@ -747,6 +747,36 @@ def operator_dtype(factors) -> np.dtype:
     return dtype
 
 
+def _private_readonly(derived, user):
+    """``derived`` made read-only where it is new memory rather than a view.
+
+    A derived factor (Āᵀ of a complex factor, the conjugate of a cached
+    eigenvector matrix) lives as long as the operator that keeps it; an array
+    handed out through ``.factors`` must not be a writable door into it. Views
+    of the caller's own arrays stay as they are: that memory is the caller's.
+    """
+    arr = derived.data if sp.issparse(derived) else derived
+    if isinstance(arr, np.ndarray) and arr.flags.writeable:
+        src = user.data if sp.issparse(user) else user
+        if not (isinstance(src, np.ndarray) and np.shares_memory(arr, src)):
+            arr.setflags(write=False)
+    return derived
+
+
+def _canonical_csr(user) -> sp.csr_array:
+    """``user`` as a CSR array in canonical form (sorted, no duplicates).
+
+    ``sum_duplicates`` and scipy's solvers sort indices in place; a CSR view of
+    the caller's arrays (a CSR input, or the transpose of a CSC one) is copied
+    first so the caller's ``data``/``indices`` are never reordered.
+    """
+    csr = sp.csr_array(user)
+    if not csr.has_canonical_format:
+        csr = csr.copy()
+        csr.sum_duplicates()
+    return csr
+
+
 def as_factor(obj: Any, index: int) -> Factor:
     """Validate one user factor and wrap it in its kind.
 
@@ -788,11 +818,7 @@ def as_factor(obj: Any, index: int) -> Factor:
         _check_nonempty(obj.shape, where)
         dtype = _normalise_dtype(obj.dtype, where)
         user = obj if obj.dtype == dtype else obj.astype(dtype)
-        csr = sp.csr_array(user)
-        if not csr.has_canonical_format:
-            # sum_duplicates works in place: never on the caller's arrays
-            csr = csr.copy()
-            csr.sum_duplicates()
+        csr = _canonical_csr(user)
         kind = IdentityFactor if _is_identity_sparse(csr) else SparseFactor
         return _sourced(kind(user, csr, dtype, index), obj.dtype)
     try:

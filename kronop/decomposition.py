@@ -16,6 +16,7 @@ from __future__ import annotations
 import heapq
 import math
 import numbers
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from functools import partial, reduce
@@ -102,7 +103,14 @@ class KronEigenvalues:
         return math.prod(len(f) for f in self.factors)
 
     def __len__(self) -> int:
-        return self.size
+        n = self.size
+        if n > sys.maxsize:
+            # Python's len() is capped at sys.maxsize; say where the count lives
+            raise OverflowError(
+                f"there are {n} eigenvalues, more than len() can return "
+                f"({sys.maxsize}); use .size"
+            )
+        return n
 
     @property
     def shape(self) -> tuple[int]:
@@ -396,7 +404,10 @@ class SpectralOperator(StructuredOperator):
     ) -> None:
         self.vectors = vectors
         self.inverse = inverse
-        self.values = values
+        # the operator's own state: handed out read-only, like every cache
+        self.values = (
+            _readonly_view(values) if isinstance(values, np.ndarray) else values
+        )
         self.real = real
         dtype = np.result_type(vectors.dtype, inverse.dtype, values.dtype)
         if real and dtype.kind == "c":

@@ -208,6 +208,42 @@ class KronPlusDiagonal(Factorized, StructuredOperator):
         """The inverse as a lazy operator."""
         return super().inv()
 
+    def _eigen_of_shift(self, method: str) -> KronEigen:
+        if self.diagonals is not None:
+            raise ValueError(
+                f"{method}() is offered for K + σI, not for K + σD (D is not the "
+                "identity, so K's eigenvectors are not A's); use decomposition()"
+            )
+        return getattr(self.kron, method)().shift(self.sigma)
+
+    def eig(self) -> KronEigen:
+        """Eigendecomposition of ``K + σI``: K's, with every eigenvalue shifted by σ.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> A = KronOperator(np.array([[2.0, 1.0], [0.0, 3.0]]), np.eye(2)).shift(1.0)
+        >>> np.sort(A.eig().eigvals().real)
+        array([3., 3., 4., 4.])
+        """
+        return self._eigen_of_shift("eig")
+
+    def eigh(self) -> KronEigen:
+        """Eigendecomposition of ``K + σI`` for Hermitian factors (real σ).
+
+        Raises ``ValueError`` (naming the factor) when a factor is not Hermitian.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> A = KronOperator(np.diag([1.0, 2.0]), np.diag([1.0, 3.0])).shift(0.5)
+        >>> np.sort(A.eigh().eigvals())
+        array([1.5, 2.5, 3.5, 6.5])
+        """
+        return self._eigen_of_shift("eigh")
+
     def eigvals(self, k: int | None = None, which: str = "LA") -> np.ndarray:
         """Eigenvalues of ``K + σI`` (all, or k extreme ones); not offered for K + σD."""
         if self.diagonals is not None:

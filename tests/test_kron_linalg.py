@@ -459,3 +459,69 @@ def test_float32_factor_in_float64_operator_is_factorized_in_float64():
     _, s, _ = K.svd()
     np.testing.assert_allclose(np.sort(np.asarray(s)), np.linalg.svd(D)[1][::-1])
     assert K.factors[0].dtype == np.float32  # the user's factor, untouched
+
+
+def _low_precision_identities(n):
+    from scipy.sparse.linalg._interface import IdentityOperator as ScipyIdentity
+
+    from kronop import IdentityOperator
+
+    return {
+        "scipy-IdentityOperator": ScipyIdentity((n, n)),
+        "kronop-IdentityOperator-f32": IdentityOperator((n, n), dtype=np.float32),
+        "eye_array-f32": sp.eye_array(n, dtype=np.float32, format="csr"),
+        "ndarray-eye-f32": np.eye(n, dtype=np.float32),
+    }
+
+
+@pytest.mark.parametrize("kind", list(_low_precision_identities(3)))
+def test_low_precision_identity_factor_in_float64_operator(kind):
+    """An identity factor costs nothing, and never costs digits either: norms,
+    f(K) and spectra of a float64 operator come out in float64."""
+    import scipy.linalg as sl
+
+    from kronop import KronSum
+
+    rng = np.random.default_rng(5)
+    A = hpd(rng, 2, np.float64, cond=3.0)
+    eye = _low_precision_identities(3)[kind]
+    K, S = KronOperator(A, eye), KronSum(A, eye)
+    for op, D in ((K, np.kron(A, np.eye(3))), (S, S.toarray())):
+        assert op.dtype == np.float64
+        rtol = 100 * np.finfo(np.float64).eps
+        for ord in ("fro", 1, 2, np.inf):
+            np.testing.assert_allclose(op.norm(ord), np.linalg.norm(D, ord), rtol=rtol)
+        np.testing.assert_allclose(op.expm().toarray(), sl.expm(D), rtol=1e3 * rtol)
+        np.testing.assert_allclose(
+            np.sort(op.eigvals()), np.linalg.eigvalsh(D), rtol=rtol
+        )
+        np.testing.assert_allclose(op.slogdet()[1], np.linalg.slogdet(D)[1], rtol=rtol)
+        np.testing.assert_allclose(op.cond(), np.linalg.cond(D), rtol=1e3 * rtol)
+
+
+@pytest.mark.parametrize("hermitian", [True, False])
+def test_shifted_product_has_its_eigendecomposition(hermitian):
+    rng = np.random.default_rng(8)
+    A = hpd(rng, 3, np.float64) if hermitian else np.triu(rng.standard_normal((3, 3)))
+    A = A + (0 if hermitian else 3 * np.eye(3))
+    B = hpd(rng, 2, np.float64)
+    S = KronOperator(A, B).shift(0.7)
+    D = S.toarray()
+    methods = ["eig", "eigh"] if hermitian else ["eig"]
+    b = rng.standard_normal(6)
+    for m in methods:
+        E = getattr(S, m)()
+        np.testing.assert_allclose(
+            np.sort_complex(np.asarray(E.eigvals(), complex)),
+            np.sort_complex(np.linalg.eigvals(D).astype(complex)),
+            atol=1e-12,
+        )
+        np.testing.assert_allclose(E.solve(b), np.linalg.solve(D, b), atol=1e-11)
+    if not hermitian:
+        with pytest.raises(ValueError, match="not Hermitian"):
+            S.eigh()
+    SD = KronOperator(A, B) + KronOperator(
+        np.diag([1.0, 2.0, 3.0]), np.diag([1.0, 2.0])
+    )
+    with pytest.raises(ValueError, match=r"not for K \+ σD"):
+        SD.eig()

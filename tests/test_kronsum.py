@@ -527,6 +527,8 @@ def test_spectra_of_grids_past_2_to_the_63():
     np.testing.assert_allclose(K.eigvals(2, "LA"), [2.0**64, 2.0**63])
     np.testing.assert_allclose(K.eigh().logdet(), 64 * 2**63 * np.log(2.0))
     assert K.eigh().values.size == 2**64
+    with pytest.raises(OverflowError, match=r"use \.size"):
+        len(K.eigh().values)  # Python caps len() at sys.maxsize
 
 
 @pytest.mark.parametrize("which", ["SM", "LM", "SA", "LA"])
