@@ -15,7 +15,7 @@ from .decomposition import (
     SolveOperator,
     SpectralOperator,
 )
-from .gallery import laplacian
+from .gallery import filter_operator, laplacian
 from .identity import IdentityOperator
 from .kron import KronOperator, kron
 from .kronsum import KronSum, kronsum
@@ -34,6 +34,7 @@ __all__ = [
     "SolveOperator",
     "SpectralOperator",
     "kron",
+    "filter_operator",
     "kronsum",
     "laplacian",
     "solve_lyapunov",
