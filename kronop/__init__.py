@@ -19,6 +19,7 @@ from .gallery import filter_operator, laplacian
 from .identity import IdentityOperator
 from .kron import KronOperator, kron
 from .kronsum import KronSum, kronsum
+from .sampled import SampledKron
 from .shifted import KronPlusDiagonal
 from .sylvester import solve_lyapunov, solve_sylvester, solve_tensor_sylvester
 from .vec import unvec, vec
@@ -31,10 +32,11 @@ __all__ = [
     "KronPlusDiagonal",
     "KronSVD",
     "KronSum",
+    "SampledKron",
     "SolveOperator",
     "SpectralOperator",
-    "kron",
     "filter_operator",
+    "kron",
     "kronsum",
     "laplacian",
     "solve_lyapunov",

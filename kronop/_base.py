@@ -143,7 +143,9 @@ class StructuredOperator(LinearOperator):
                 f"of shape {x.shape}"
             )
         lead = x.shape[:-1]
-        return self._matmat(x.reshape(-1, N).T).T.reshape(*lead, self.shape[0])
+        # math.prod, not reshape(-1, N): -1 cannot be inferred when N = 0
+        flat = x.reshape(math.prod(lead), N)
+        return self._matmat(flat.T).T.reshape(*lead, self.shape[0])
 
     # ---------------------------------------------------- shape messages
     def _input_grid(self) -> tuple[int, ...] | None:
