@@ -21,6 +21,7 @@ from .kron import KronOperator, kron
 from .kronsum import KronSum, kronsum
 from .sampled import SampledKron
 from .shifted import KronPlusDiagonal
+from .sums import KronProductSum
 from .sylvester import solve_lyapunov, solve_sylvester, solve_tensor_sylvester
 from .vec import unvec, vec
 
@@ -30,6 +31,7 @@ __all__ = [
     "KronEigenvalues",
     "KronOperator",
     "KronPlusDiagonal",
+    "KronProductSum",
     "KronSVD",
     "KronSum",
     "SampledKron",

@@ -83,8 +83,20 @@ def pencils(factors, masses) -> list[AxisPencil]:
     ]
 
 
-def generalized_solver(pencils, shift, dtype, hermitian: bool) -> KronEigen:
-    """S = W⁻¹ (Λ + σ) V⁻¹ packed as a ``KronEigen`` whose ``solve`` solves with S."""
+def generalized_solver(
+    pencils,
+    shift,
+    dtype,
+    hermitian: bool,
+    combine: str = "sum",
+    vector_cond: float = 1.0,
+) -> KronEigen:
+    """S = W⁻¹ (Λ + σ) V⁻¹ packed as a ``KronEigen`` whose ``solve`` solves with S.
+
+    ``combine`` is how the axis eigenvalues meet: ``"sum"`` for a Kronecker sum with
+    mass matrices, ``"product"`` for a two-term sum ⊗Aⱼ + σ⊗Mⱼ (Λ = ⊗Λⱼ).
+    ``vector_cond`` is κ(V) for the eigenvector policy of :class:`KronEigen`.
+    """
     ns = [len(p.values) for p in pencils]
     N = math.prod(ns)
     sign: complex | float = 1.0
@@ -95,10 +107,11 @@ def generalized_solver(pencils, shift, dtype, hermitian: bool) -> KronEigen:
         sign = sign * unit_power(s_m, e)
         logabs += e * l_m
     return KronEigen(
-        KronEigenvalues([p.values for p in pencils], "sum", shift),
+        KronEigenvalues([p.values for p in pencils], combine, shift),
         KronOperator._from_factors([p.vectors for p in pencils]),
         KronOperator._from_factors([p.left for p in pencils]),
         hermitian=hermitian,
+        vector_cond=vector_cond,
         real=np.dtype(dtype).kind != "c",
         unitary=False,
         dtype=dtype,

@@ -104,13 +104,31 @@ def _normalised(x):
     return x if got is None else got
 
 
+def _candidates(table, a, b) -> list[tuple[int, Rule]]:
+    return [
+        (priority, rule)
+        for ta in type(a).__mro__
+        for tb in type(b).__mro__
+        for priority, rule in table.get((ta, tb), ())
+    ]
+
+
 def add(a, b):
-    """The structured ``a + b`` from the registered rules, or ``NotImplemented``."""
+    """The structured ``a + b`` from the registered rules, or ``NotImplemented``.
+
+    Both orders are asked, higher priority first whichever order registered it (a
+    sum of a product and a diagonal product is the shifted product from either
+    side, before the generic sum of two products).
+    """
     a, b = _normalised(a), _normalised(b)
-    got = _lookup(_ADD, a, b)
-    if got is NotImplemented:
-        got = _lookup(_ADD, b, a)
-    return got
+    found = [(p, rule, a, b) for p, rule in _candidates(_ADD, a, b)]
+    found += [(p, rule, b, a) for p, rule in _candidates(_ADD, b, a)]
+    found.sort(key=lambda c: -c[0])  # stable: the (a, b) order first among equals
+    for _, rule, x, y in found:
+        got = rule(x, y)
+        if got is not NotImplemented:
+            return got
+    return NotImplemented
 
 
 def matmul(a, b):

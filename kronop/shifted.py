@@ -275,6 +275,10 @@ def _kron_plus_kron_diagonal(K: KronOperator, D: KronOperator):
         return NotImplemented
     if any(len(dg) != f.shape[0] for dg, f in zip(diags, K._factors, strict=True)):
         return NotImplemented
+    if any(np.iscomplexobj(dg) or not np.all(dg > 0) for dg in diags):
+        # the congruence needs positive diagonals; the general two-term sum
+        # (KronProductSum) takes the others
+        return NotImplemented
     return KronPlusDiagonal(K, 1.0, diags)
 
 

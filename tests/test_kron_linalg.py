@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from kronop import KronOperator
+from kronop import KronOperator, KronPlusDiagonal
 
 from .contract.linalg import ALL, LinalgContract
 from .factories import (
@@ -173,8 +173,11 @@ def test_kron_plus_kron_diagonal_d3(rng):
     np.testing.assert_allclose(S.solve(b), np.linalg.solve(dense, b), rtol=1e-10)
     np.testing.assert_allclose(S.logdet(), np.linalg.slogdet(dense)[1], rtol=1e-12)
     np.testing.assert_allclose(S @ b, dense @ b, rtol=1e-12)
-    with pytest.raises(ValueError, match="positive diagonals"):
-        (K + KronOperator(*(np.diag(-d) for d in diags))).solve(b)
+    # negative diagonals: not the congruence form, but a two-term sum that solves
+    neg = K + KronOperator(*(np.diag(-d) for d in diags))
+    assert not isinstance(neg, KronPlusDiagonal)
+    dense = reduce(np.kron, mats) - np.diag(reduce(np.kron, diags))
+    np.testing.assert_allclose(neg.solve(b), np.linalg.solve(dense, b), rtol=1e-8)
 
 
 def test_gaussian_process_case():
