@@ -8,6 +8,7 @@ solved directly by fast diagonalization.
 
 # Importing an operator module registers its rules for ``+`` and ``@``
 # (kronop._rules), so every module is imported here.
+from .circulant import BlockCirculant
 from .decomposition import (
     KronEigen,
     KronEigenvalues,
@@ -26,6 +27,7 @@ from .sylvester import solve_lyapunov, solve_sylvester, solve_tensor_sylvester
 from .vec import unvec, vec
 
 __all__ = [
+    "BlockCirculant",
     "IdentityOperator",
     "KronEigen",
     "KronEigenvalues",
