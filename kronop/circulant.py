@@ -164,50 +164,6 @@ def _frequency_name(flat: int, shape: tuple[int, ...]) -> str:
     return str(int(idx[0])) if len(idx) == 1 else str(tuple(int(i) for i in idx))
 
 
-def _through_spectrum(x, levels, n_in, n_out, real_op: bool, dtype, multiply):
-    """FFT over the level axes, ``multiply`` per frequency, inverse FFT.
-
-    ``x`` is (B, L·n_in, K); the result (B, L·n_out, K) in ``dtype``. A real
-    operator works on the half spectrum (``rfftn``); a complex input then travels
-    as its real and imaginary parts side by side (a view, no copy), since a real
-    operator maps them separately. With scalar blocks (a kernel) the singleton
-    block axis, and a single column, are dropped: the FFTs run on the plain grid.
-    """
-    B, _, K = x.shape
-    d = len(levels)
-    L = math.prod(levels)
-    axes = tuple(range(1, d + 1))
-    scalar = n_in == 1 and n_out == 1
-
-    def grid(cols: int, n: int) -> tuple[int, ...]:
-        if scalar:
-            return (B, *levels) if cols == 1 else (B, *levels, cols)
-        return (B, *levels, n, cols)
-
-    if real_op:
-        rdt = _real_of(dtype)
-        if dtype.kind == "c":
-            xr = np.ascontiguousarray(x, dtype=dtype).view(rdt)
-        else:
-            xr = x.astype(rdt, copy=False)
-        cols = xr.shape[-1]
-        xr = xr.reshape(grid(cols, n_in))
-        if d == 1:  # the 1-D transforms skip the n-D machinery's copies
-            y = sfft.irfft(multiply(sfft.rfft(xr, axis=1)), n=L, axis=1)
-        else:
-            y = sfft.irfftn(multiply(sfft.rfftn(xr, axes=axes)), s=levels, axes=axes)
-        y = y.reshape(B, L * n_out, cols)
-        if dtype.kind == "c":
-            y = np.ascontiguousarray(y).view(dtype)
-        return y
-    xc = x.astype(dtype, copy=False).reshape(grid(K, n_in))
-    if d == 1:
-        y = sfft.ifft(multiply(sfft.fft(xc, axis=1)), axis=1)
-    else:
-        y = sfft.ifftn(multiply(sfft.fftn(xc, axes=axes)), axes=axes)
-    return y.reshape(B, L * n_out, K)
-
-
 def _spectrum_of(core, d: int, real: bool, cdt) -> np.ndarray:
     """Ĉ: ``rfftn`` (real) or ``fftn`` of the first block column over its levels."""
     axes = tuple(range(d))
@@ -224,19 +180,6 @@ def _core_of(spectrum, levels, real: bool, dtype) -> np.ndarray:
     else:
         core = sfft.ifftn(spectrum, axes=axes)
     return np.ascontiguousarray(core, dtype=dtype)
-
-
-def _times(S: np.ndarray):
-    """Multiply every frequency of X̂ by its block of S (one batched matmul)."""
-    if S.shape[-2:] == (1, 1):  # scalar frequency blocks: a broadcast product
-        s = S[..., 0, 0]
-
-        def multiply(X):
-            X *= s if X.ndim == s.ndim + 1 else s[..., None]
-            return X
-
-        return multiply
-    return lambda X: np.matmul(S, X)
 
 
 # -------------------------------------------------------------- the operator
@@ -556,8 +499,14 @@ class BlockCirculant(Factorized, StructuredOperator):
         dtype = _engine.compute_dtype(self.dtype, x.dtype)
         m, n = self.block_shape
         S = self._spectrum(dtype)
-        return _through_spectrum(
-            x, self._levels, n, m, self.dtype.kind != "c", dtype, _times(S)
+        return _engine.through_spectrum(
+            x,
+            self._levels,
+            n,
+            m,
+            self.dtype.kind != "c",
+            dtype,
+            _engine.frequency_product(S),
         )
 
     def _adjoint_core(self, conjugate: bool) -> np.ndarray:
@@ -937,7 +886,7 @@ class BlockCirculantFactorization(Factorization):
             return np.zeros(b.shape, dtype=dtype)
         solver = self._solver(_complex_of(dtype))
         m = self._core.shape[-1]
-        x = _through_spectrum(
+        x = _engine.through_spectrum(
             b.reshape(1, N, -1), self._levels, m, m, self._real, dtype, solver.apply
         )
         return x.reshape(b.shape)

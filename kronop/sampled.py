@@ -93,52 +93,12 @@ def _check_range(arr: np.ndarray, size: int, where: str, what: str) -> None:
         )
 
 
-class _Segments:
-    """Sums of items into groups: ``out[g] = Σ_{i: ids[i] = g} x[i]`` (a scatter-add).
-
-    Done as one sparse (groups × items) 0/1 matrix times x, kept per dtype: on
-    the project machine that is 10–30× faster than ``np.add.reduceat`` along
-    axis 0 and far faster than ``np.add.at``. When no two items share a group
-    it is a plain scattered assignment.
-    """
-
-    def __init__(self, ids: np.ndarray, groups: int) -> None:
-        self.ids = ids
-        self.groups = int(groups)
-        self.onto = len(ids) == self.groups  # every group exactly once
-        self._mats: dict = {}
-
-    def __getstate__(self) -> dict:
-        return {"ids": self.ids, "groups": self.groups, "onto": self.onto}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._mats = {}
-
-    def sum(self, x: np.ndarray) -> np.ndarray:
-        """The group sums of the rows of x (items × …): (groups × …)."""
-        if self.onto:
-            out = np.empty((self.groups, *x.shape[1:]), dtype=x.dtype)
-            out[self.ids] = x
-            return out
-        mat = self._mats.get(x.dtype)
-        if mat is None:
-            n = len(self.ids)
-            mat = sp.csr_array(
-                (np.ones(n, dtype=x.dtype), (self.ids, np.arange(n))),
-                shape=(self.groups, n),
-            )
-            self._mats[x.dtype] = mat
-        flat = x.reshape(x.shape[0], -1)
-        return np.asarray(mat @ flat).reshape(self.groups, *x.shape[1:])
-
-
 @dataclass(eq=False)
 class _Selection:
     """Validated indices into one side of the grid: flat, per axis, and runs.
 
     ``flat`` and ``axes`` are read-only int64 arrays; repeated indices are
-    summed by a :class:`_Segments` scatter-add.
+    summed by a :class:`_engine.SegmentSum` scatter-add.
     """
 
     flat: np.ndarray
@@ -154,11 +114,11 @@ class _Selection:
         """Length of the full side (∏ grid)."""
         return math.prod(self.grid)
 
-    def segments(self) -> tuple[np.ndarray, _Segments]:
+    def segments(self) -> tuple[np.ndarray, _engine.SegmentSum]:
         """The distinct flat indices and the scatter-add of samples onto them."""
         if self._segs is None:
             targets, inv = np.unique(self.flat, return_inverse=True)
-            self._segs = (targets, _Segments(inv.reshape(-1), len(targets)))
+            self._segs = (targets, _engine.SegmentSum(inv.reshape(-1), len(targets)))
         return self._segs
 
     def scatter(self, x: np.ndarray) -> np.ndarray:
@@ -286,9 +246,9 @@ class _Trick:
     values: list[np.ndarray]
     picks: list[np.ndarray]
     dense: list[bool]
-    segments: list[_Segments]
+    segments: list[_engine.SegmentSum]
     final: np.ndarray
-    gather_final: _Segments
+    gather_final: _engine.SegmentSum
     cost: float
 
     def buffer_size(self, grid: tuple[int, ...], L: int) -> int:
@@ -383,7 +343,7 @@ def _plan_trick(
         values.append(vals)
         picks.append(pos.reshape(-1))
         dense.append(how)
-        segments.append(_Segments(parent, groups))
+        segments.append(_engine.SegmentSum(parent, groups))
         groups = len(uniq)
     if order != tuple(range(d)):
         cost += _TOUCH * total  # the transposing copy of the input
@@ -395,111 +355,9 @@ def _plan_trick(
         dense,
         segments,
         cur,
-        _Segments(cur, groups),
+        _engine.SegmentSum(cur, groups),
         cost,
     )
-
-
-def _views(bufs, *shapes):
-    """Views of the work buffers (fresh arrays when the workspace is busy)."""
-    if bufs is None:
-        return [None] * len(shapes)
-    return [b[: math.prod(sh)].reshape(sh) for b, sh in zip(bufs, shapes, strict=False)]
-
-
-def _contract(
-    trick: _Trick, mats, X: np.ndarray, grid: tuple[int, ...], space
-) -> np.ndarray:
-    """Rows of ⊗Aⱼ at the sampled multi-indices times X (N, L): returns (R, L).
-
-    ``mats[s]`` holds ``A_{order[s]}[values[s], :]`` for a dense step and the
-    rows of the step's own tuples, ``A_{order[s]}[values[s][picks[s]], :]``, for
-    a gathered one. Gathered intermediates go into the work buffers of
-    ``space`` (fresh memory costs page faults here).
-    """
-    d, L = len(grid), X.shape[1]
-    order = trick.order
-    bufs = space.acquire(X.dtype, trick.buffer_size(grid, L), 2)
-    try:
-        T = X.reshape(*grid, L)
-        if order != tuple(range(d)):
-            T = T.transpose(*order, d)
-        T = T.reshape(1, -1)
-        rest = T.size
-        for s, j in enumerate(order):
-            n = grid[j]
-            rest //= n
-            P, parent, pick = T.shape[0], trick.parents[s], trick.picks[s]
-            if trick.dense[s]:
-                # every (parent, distinct index) pair by GEMMs, then the pairs used
-                U = mats[s].shape[0]
-                if rest == 1:
-                    Z = (T.reshape(P, n) @ mats[s].T).reshape(P, U, 1)
-                else:
-                    Z = np.matmul(mats[s], T.reshape(P, n, rest))
-                T = Z[0] if P == 1 and len(parent) == U else Z[parent, pick]
-            else:
-                G, out = _views(
-                    bufs[::-1] if bufs else None,
-                    (len(parent), n, rest),
-                    (len(parent), 1, rest),
-                )
-                # mode="clip": with "raise" numpy buffers the output (a copy)
-                G = np.take(T.reshape(P, n, rest), parent, axis=0, out=G, mode="clip")
-                T = np.matmul(mats[s][:, None, :], G, out=out)
-                T = T.reshape(len(parent), rest)
-        return T[trick.final]
-    finally:
-        if bufs is not None:
-            space.release()
-
-
-def _expand(
-    trick: _Trick, mats, x: np.ndarray, grid: tuple[int, ...], space
-) -> np.ndarray:
-    """Columns of ⊗Aⱼ at the sampled multi-indices times x (C, L): returns (M, L).
-
-    The adjoint of :func:`_contract`, steps in reverse: a gathered step becomes
-    outer products summed onto the parents, a dense step a scatter of the
-    tuples onto (parent, distinct index) pairs and GEMMs. ``mats[s]`` holds
-    ``A_{order[s]}[:, values[s]]`` (dense) or ``A_{order[s]}[:, values[s][picks[s]]]ᵀ``
-    (gathered).
-    """
-    d, L = len(grid), x.shape[1]
-    order = trick.order
-    T = trick.gather_final.sum(x)
-    bufs = space.acquire(x.dtype, trick.buffer_size(grid, L), 1)
-    rest = L
-    try:
-        for s in range(d - 1, -1, -1):
-            j = order[s]
-            m = grid[j]
-            P = len(trick.segments[s].ids)
-            groups = trick.segments[s].groups
-            if trick.dense[s]:
-                U = mats[s].shape[1]
-                if groups == 1 and P == U:  # the first step: no pairs to scatter
-                    Zs = T.reshape(1, U, rest)
-                else:
-                    Zs = np.zeros((groups, U, rest), dtype=T.dtype)
-                    Zs[trick.parents[s], trick.picks[s]] = T.reshape(P, rest)
-                if rest == 1:
-                    T = Zs.reshape(groups, U) @ mats[s].T
-                else:
-                    T = np.matmul(mats[s], Zs)
-            else:
-                (E,) = _views(bufs, (P, m, rest))
-                E = np.multiply(mats[s][:, :, None], T.reshape(P, 1, rest), out=E)
-                T = trick.segments[s].sum(E.reshape(P, m * rest))
-            rest *= m
-            T = T.reshape(groups, rest)
-    finally:
-        if bufs is not None:
-            space.release()
-    Y = T.reshape(*(grid[j] for j in order), L)
-    if order != tuple(range(d)):
-        Y = Y.transpose(*np.argsort(order), d)
-    return np.ascontiguousarray(Y).reshape(math.prod(grid), L)
 
 
 def _product_flops(factors) -> float:
@@ -814,11 +672,13 @@ class SampledKron(StructuredOperator):
                 cols = self._csel.scatter(cols)
             grid = tuple(f.shape[1] for f in fs)
             mats = self._trick_mats("rows", dtype)
-            y = _contract(self._trick("rows"), mats, cols, grid, self._space)
+            y = _engine.contract_rows(
+                self._trick("rows"), mats, cols, grid, self._space
+            )
         else:  # cols
             grid = tuple(f.shape[0] for f in fs)
             mats = self._trick_mats("cols", dtype)
-            y = _expand(self._trick("cols"), mats, cols, grid, self._space)
+            y = _engine.expand_cols(self._trick("cols"), mats, cols, grid, self._space)
             if self._rsel is not None:
                 y = y[self._rsel.flat]
         return np.ascontiguousarray(_engine.from_columns(y, B, Kc))

@@ -39,12 +39,14 @@ from typing import Any
 
 import numpy as np
 
-from . import numpy_kernels
+from . import fft_kernels, gather_kernels, numpy_kernels
+from .gather_kernels import SegmentSum
 from .numpy_kernels import Workspace
 from .plan import compute_dtype
 
 __all__ = [
     "EngineCache",
+    "SegmentSum",
     "abs_extremes",
     "affine",
     "any_null",
@@ -60,8 +62,11 @@ __all__ = [
     "column_norms",
     "compute_dtype",
     "conjugate_closed",
+    "contract_rows",
     "divide_rows",
+    "expand_cols",
     "finish",
+    "frequency_product",
     "from_columns",
     "k_extreme",
     "k_extreme_grid",
@@ -75,6 +80,7 @@ __all__ = [
     "reciprocal",
     "scale_rows",
     "scaled_copy",
+    "through_spectrum",
     "tri_solve",
 ]
 
@@ -199,6 +205,28 @@ def apply_batched(stack, x, dtype):
     One batched matmul, never a Python loop over the blocks.
     """
     return kernels_for(x).run_batched(stack, x, compute_dtype(dtype, x.dtype))
+
+
+def through_spectrum(x, levels, n_in, n_out, real_op: bool, dtype, multiply):
+    """A (multilevel) block-circulant product: FFT, ``multiply`` per frequency, iFFT."""
+    return fft_kernels.through_spectrum(
+        x, levels, n_in, n_out, real_op, dtype, multiply
+    )
+
+
+def frequency_product(S):
+    """The per-frequency product with frequency blocks ``S`` (for through_spectrum)."""
+    return fft_kernels.frequency_product(S)
+
+
+def contract_rows(trick, mats, X, grid, space):
+    """Rows of ⊗Aⱼ at sampled multi-indices times X (N, L), by the step plan."""
+    return gather_kernels.contract_rows(trick, mats, X, grid, space)
+
+
+def expand_cols(trick, mats, x, grid, space):
+    """Columns of ⊗Aⱼ at sampled multi-indices times x (C, L): the adjoint."""
+    return gather_kernels.expand_cols(trick, mats, x, grid, space)
 
 
 def tri_solve(Ts, Y, shift, axes=None):
