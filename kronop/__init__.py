@@ -8,6 +8,7 @@ solved directly by fast diagonalization.
 
 # Importing an operator module registers its rules for ``+`` and ``@``
 # (kronop._rules), so every module is imported here.
+from .blockdiag import BlockDiag
 from .circulant import BlockCirculant
 from .decomposition import (
     KronEigen,
@@ -28,6 +29,7 @@ from .vec import unvec, vec
 
 __all__ = [
     "BlockCirculant",
+    "BlockDiag",
     "IdentityOperator",
     "KronEigen",
     "KronEigenvalues",
