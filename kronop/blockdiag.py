@@ -520,19 +520,20 @@ class _StackSolver:
     def solve(self, slab: np.ndarray, dtype) -> np.ndarray:
         """``slab`` (1, k·m, K) → the solutions, same shape, in ``dtype``."""
         K = slab.shape[-1]
-        b = _engine.cast(slab, dtype).reshape(self.k, self.m, K)
         if self.inv is None and not self.used:
             self.used = True
             try:
-                x = np.linalg.solve(self._as("a", self.a, dtype), b)
+                return _engine.solve_batched(self._as("a", self.a, dtype), slab, dtype)
             except np.linalg.LinAlgError:
                 raise self._singular() from None
-        else:
-            self.prepare()
-            x = np.matmul(self._as("inv", self.inv, dtype), b)
+        self.prepare()
+        x = _engine.apply_batched(self._as("inv", self.inv, dtype), slab, dtype)
+        if self.lu:  # ill-conditioned blocks: their LU factors, block by block
+            b = _engine.cast(slab, dtype).reshape(self.k, self.m, K)
+            xs = x.reshape(self.k, self.m, K)
             for i, lu in self.lu.items():
-                x[i] = lu.matmat(b[i])
-        return x.reshape(1, self.k * self.m, K)
+                xs[i] = lu.matmat(b[i])
+        return x
 
 
 class _Sparse(_Part):

@@ -13,8 +13,9 @@ The doors:
 * :func:`apply_product` — A₁⊗…⊗A_d applied to a block ``(B, N, K)``;
 * :func:`apply_sum` — σI + A₁⊕…⊕A_d (banded factors as one fused stencil);
 * :func:`apply_terms` — Σᵣ cᵣ·(⊗ factors of term r), into one output;
-* :func:`apply_blocks`, :func:`apply_batched` — block-diagonal operators, each block
-  on its own slab (any kind of block), or k equal dense blocks as one batched GEMM;
+* :func:`apply_blocks`, :func:`apply_batched`, :func:`solve_batched` — block-diagonal
+  operators, each block on its own slab (any kind of block), or k equal dense blocks
+  as one batched GEMM or one batched LU solve;
 * :func:`tri_solve` — the triangular back substitution of a Schur solve;
 * :func:`as_block`, :func:`as_columns`, :func:`from_columns`, :func:`finish`,
   :func:`cast`, :func:`scaled_copy` — the caller's input as the kernels read it,
@@ -80,6 +81,7 @@ __all__ = [
     "reciprocal",
     "scale_rows",
     "scaled_copy",
+    "solve_batched",
     "through_spectrum",
     "tri_solve",
 ]
@@ -205,6 +207,11 @@ def apply_batched(stack, x, dtype):
     One batched matmul, never a Python loop over the blocks.
     """
     return kernels_for(x).run_batched(stack, x, compute_dtype(dtype, x.dtype))
+
+
+def solve_batched(stack, x, dtype):
+    """k square blocks ``stack`` (k, m, m) solved against ``x`` (B, k·m, K), batched."""
+    return kernels_for(x).run_batched_solve(stack, x, compute_dtype(dtype, x.dtype))
 
 
 def through_spectrum(x, levels, n_in, n_out, real_op: bool, dtype, multiply):

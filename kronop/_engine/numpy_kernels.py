@@ -718,6 +718,19 @@ def run_batched(stack: np.ndarray, x: np.ndarray, dtype) -> np.ndarray:
     return np.matmul(stack, xs, dtype=dtype).reshape(B, k * m, K)
 
 
+def run_batched_solve(stack: np.ndarray, x: np.ndarray, dtype) -> np.ndarray:
+    """k square blocks (k, m, m) solved against ``x`` (B, k·m, K): one batched LU.
+
+    ``numpy.linalg.solve`` runs LAPACK ``gesv`` for every block in one C loop
+    (raises ``LinAlgError`` if a block is singular).
+    """
+    B, _, K = x.shape
+    k, m, _ = stack.shape
+    xs = np.moveaxis(x.reshape(B, k, m, K), 0, 1).reshape(k, m, B * K)
+    y = np.linalg.solve(stack.astype(dtype, copy=False), xs.astype(dtype, copy=False))
+    return np.moveaxis(y.reshape(k, m, B, K), 2, 0).reshape(B, k * m, K)
+
+
 # ---------------------------------------------------------------------------
 # The doors' numpy implementations (see kronop._engine)
 # ---------------------------------------------------------------------------
