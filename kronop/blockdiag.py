@@ -27,6 +27,7 @@ from scipy.sparse.linalg._interface import _ScaledLinearOperator
 
 from . import _engine, _rules
 from ._base import Factorization, Factorized, StructuredOperator, check_rhs
+from ._compat import call
 from ._factor import _canonical_csr, as_factor, describe_shape
 from ._factor_linalg import INVERSE_COND_LIMIT, FactorSolve
 from .decomposition import (
@@ -247,7 +248,7 @@ class _Part:
         for i, (m, n) in enumerate(self.shapes()):
             if m != n:
                 raise ValueError(
-                    f"{method}() needs square blocks, but block {self.first + i} has "
+                    f"{call(method)} needs square blocks, but block {self.first + i} has "
                     f"shape {m}×{n}"
                 )
 
@@ -327,7 +328,7 @@ class _Stack(_Part):
         if not finite.all():
             i = int(np.flatnonzero(~finite)[0])
             raise ValueError(
-                f"{method}(): {_block_name(self.first + i, (self.m, self.n))} has "
+                f"{call(method)}: {_block_name(self.first + i, (self.m, self.n))} has "
                 "non-finite entries (inf or nan)"
             )
 
@@ -594,7 +595,7 @@ class _Sparse(_Part):
     def check_finite(self, method: str) -> None:
         if not self._cached("finite", lambda: bool(np.isfinite(self.csr.data).all())):
             raise ValueError(
-                f"{method}(): {self.name} has non-finite entries (inf or nan)"
+                f"{call(method)}: {self.name} has non-finite entries (inf or nan)"
             )
 
     def hermitian(self) -> np.ndarray:
@@ -723,7 +724,7 @@ class _Operator(_Part):
         fn = getattr(self.op, name, None) if self.kronop else None
         if fn is None:
             raise TypeError(
-                f"{name}() needs the entries or a factorization of every block, but "
+                f"{call(name)} needs the entries or a factorization of every block, but "
                 f"{self.name} is a {type(self.op).__name__} with no matrix behind it"
                 f"{hint}; pass the block as an ndarray, a sparse matrix or a kronop "
                 "operator"
@@ -786,7 +787,7 @@ class _Operator(_Part):
                 dec = fn()
             if tuple(getattr(dec, "det_offset", (1.0, 0.0))) != (1.0, 0.0):
                 raise ValueError(
-                    f"{method}(): {self.name} gives a congruence, not an "
+                    f"{call(method)}: {self.name} gives a congruence, not an "
                     "eigendecomposition"
                 )
             n = self.m

@@ -27,6 +27,7 @@ from scipy.sparse.linalg import LinearOperator
 
 from . import _engine, _rules
 from ._base import Factorization, Factorized, StructuredOperator
+from ._compat import call
 from ._factor import _normalise_dtype, describe_shape
 from ._factor_linalg import INVERSE_COND_LIMIT
 
@@ -561,14 +562,14 @@ class BlockCirculant(Factorized, StructuredOperator):
         m, n = self.block_shape
         if m != n:
             raise ValueError(
-                f"{method}() needs square blocks, got blocks of shape {m}×{n} "
+                f"{call(method)} needs square blocks, got blocks of shape {m}×{n} "
                 f"(operator shape {self.shape})"
             )
 
     def _require_finite(self, method: str) -> None:
         if not np.all(np.isfinite(self._core)):
             raise ValueError(
-                f"{method}() needs finite blocks; the first block column has "
+                f"{call(method)} needs finite blocks; the first block column has "
                 "non-finite entries"
             )
 

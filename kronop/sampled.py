@@ -77,6 +77,12 @@ def _int_array(obj: Any, where: str) -> np.ndarray:
     if arr.ndim != 1:
         raise ValueError(
             f"{where} must be a 1-D array of indices, got an array of shape {arr.shape}"
+            + (
+                " (for a list of (i₁, …, i_d) points pass tuple(np.asarray(points).T),"
+                " one index array per axis)"
+                if arr.ndim == 2
+                else ""
+            )
         )
     if arr.dtype.kind not in "iu":
         raise TypeError(f"{where} must hold integers, got dtype={arr.dtype}")
@@ -642,8 +648,10 @@ class SampledKron(StructuredOperator):
 
     def _explicit(self, dtype: np.dtype) -> np.ndarray:
         def build():
-            E = self._entries()
-            out = np.asarray(E, dtype=dtype)
+            # built in the product's precision: a float64 input to a float32
+            # operator gets float64 products of the factor entries, as on the
+            # other paths (which work in that precision too)
+            out = self._entries(dtype)
             out.setflags(write=False)
             return out
 
@@ -684,11 +692,12 @@ class SampledKron(StructuredOperator):
         return np.ascontiguousarray(_engine.from_columns(y, B, Kc))
 
     # ------------------------------------------------------------- entries
-    def _entries(self) -> np.ndarray:
-        """The R×C matrix from factor entries, O(R·C·d)."""
+    def _entries(self, dtype=None) -> np.ndarray:
+        """The R×C matrix from factor entries, O(R·C·d), in ``dtype`` (own by default)."""
+        dtype = self.dtype if dtype is None else np.dtype(dtype)
         rs, cs = self._rsel, self._csel
         R, C = self.shape
-        out = np.ones((1 if rs is None else R, 1 if cs is None else C), self.dtype)
+        out = np.ones((1 if rs is None else R, 1 if cs is None else C), dtype)
         for j, f in enumerate(self.kron._factors):
             ur, ir = (None, None) if rs is None else rs.unique_axis(j)
             uc, ic = (None, None) if cs is None else cs.unique_axis(j)
@@ -705,7 +714,7 @@ class SampledKron(StructuredOperator):
                 out = out.reshape(R, out.shape[1] * out.shape[2])
             else:  # one entry per (row, column) pair
                 out = out * blk
-        return out.astype(self.dtype, copy=False)
+        return out.astype(dtype, copy=False)
 
     def toarray(self) -> np.ndarray:
         r"""The dense R×C matrix, from the sampled factor entries.

@@ -279,6 +279,9 @@ def _kron_plus_kron_diagonal(K: KronOperator, D: KronOperator):
         # the congruence needs positive diagonals; the general two-term sum
         # (KronProductSum) takes the others
         return NotImplemented
+    if not all(f.has_entries and f.is_hermitian() for f in K._work):
+        # ... and Hermitian factors; KronProductSum solves non-Hermitian K + D
+        return NotImplemented
     return KronPlusDiagonal(K, 1.0, diags)
 
 

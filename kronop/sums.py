@@ -26,6 +26,7 @@ from ._base import Factorization, Factorized, StructuredOperator
 from ._factor import Factor
 from .decomposition import KronEigen
 from .kron import KronOperator
+from .shifted import KronPlusDiagonal
 
 __all__ = ["KronProductSum"]
 
@@ -335,17 +336,27 @@ class KronProductSum(Factorized, StructuredOperator):
                 f"shapes; term 0 has factor shapes {shapes_a}, term 1 {shapes_b}: "
                 f"{ITERATIVE_ROUTE}"
             )
-        for f in (*fa, *fb):
-            f.check_finite("solve")
+        for t, factors in enumerate((fa, fb)):
+            for f in factors:
+                if not f.is_finite():
+                    raise ValueError(
+                        f"a direct solve, inverse or determinant: term {t}, "
+                        f"{f.name}, has non-finite entries (inf or nan)"
+                    )
+        # both terms may qualify as the definite one: the better conditioned is
+        # the mass (the pencils' accuracy follows κ of the mass, not of the sum)
+        found = []
         for other, definite in ((fa, fb), (fb, fa)):
             got = _definite(definite)
             if got is not None:
-                sign, masses = got
-                return _pencil_solver(other, masses, sign, self.dtype)
+                found.append((got[2], other, got))
+        if found:
+            _, other, (scale, masses, _) = min(found, key=lambda c: c[0])
+            return _pencil_solver(other, masses, scale, self.dtype)
         raise np.linalg.LinAlgError(
-            "a direct solve of a two-term KronProductSum needs one term whose every "
-            "factor is Hermitian positive (or negative) definite; neither term is: "
-            f"{ITERATIVE_ROUTE}"
+            "a direct solve of a two-term KronProductSum needs one term that is a "
+            "scalar multiple of a product of Hermitian positive definite factors; "
+            f"neither term is: {ITERATIVE_ROUTE}"
         )
 
     def decomposition(self) -> Factorization:
@@ -377,26 +388,45 @@ class KronProductSum(Factorized, StructuredOperator):
 
 
 def _definite(factors: list[Factor]):
-    """``(s, masses)`` when ⊗Bⱼ = s·⊗|Bⱼ| with every |Bⱼ| HPD, else None.
+    """``(c, masses, κ)`` when ⊗Bⱼ = c·⊗Mⱼ with every Mⱼ HPD, else None.
 
-    ``masses`` holds |Bⱼ| (None for identity factors, which need no pencil).
+    Each factor may be a unimodular multiple of an HPD matrix (−B for a negative
+    definite factor, or e^{iθ}B after a complex scalar folded into it); ``c`` is
+    the product of those phases. ``masses`` holds the Mⱼ (None for identity
+    factors, which need no pencil); κ = ∏ κ₂(Mⱼ) ranks candidate terms.
     """
-    sign = 1
+    scale: complex | float = 1
     masses: list[Factor | None] = []
+    cond = 1.0
     for f in factors:
         if f.is_identity:
             masses.append(None)
-        elif f.cholesky() is not None:
-            masses.append(f)
-        elif not f.is_hermitian():
-            return None
-        else:
-            neg = f.scaled(-1, f.dtype)  # in the promoted precision
-            if neg.cholesky() is None:
+            continue
+        if f.cholesky() is None:
+            phase = _phase(f)
+            if phase is None:
                 return None
-            masses.append(neg)
-            sign = -sign
-    return sign, masses
+            f = f.scaled(1 / phase, f.dtype)  # in the promoted precision
+            if f.cholesky() is None:
+                return None
+            scale = scale * phase
+        w = f.eigh("solve").values
+        cond *= float(w[-1] / w[0])
+        masses.append(f)
+    if isinstance(scale, complex) and scale.imag == 0:
+        scale = scale.real
+    return scale, masses, cond
+
+
+def _phase(f: Factor):
+    """The unit scalar c with f/c possibly HPD (from the trace), or None."""
+    t = complex(np.trace(f.dense("solve")))
+    if t == 0:
+        return None
+    c = t / abs(t)
+    if c.imag == 0:
+        return float(c.real)
+    return c if f.dtype.kind == "c" else None
 
 
 def _pencil_solver(factors, masses, sign, dtype) -> KronEigen:
@@ -509,3 +539,45 @@ _rules.register_add(KronOperator, KronOperator, _kron_plus_kron)
 _rules.register_add(KronProductSum, KronOperator, _sum_plus_term)
 _rules.register_add(KronOperator, KronProductSum, _term_plus_sum)
 _rules.register_add(KronProductSum, KronProductSum, _sum_plus_term)
+
+
+def _shifted_terms(s: KronPlusDiagonal) -> tuple[KronOperator, KronOperator]:
+    """K + σD as its two Kronecker terms (D = I when no diagonals are given)."""
+    ns = [f.shape[0] for f in s.kron._factors]
+    diags = s.diagonals
+    mats = [
+        sp.eye_array(n, format="csr") if diags is None else sp.diags_array(d)
+        for n, d in zip(ns, diags or [None] * len(ns), strict=True)
+    ]
+    return s.kron, KronOperator(*mats) * s.sigma
+
+
+def _shifted_plus_term(s: KronPlusDiagonal, k: KronOperator | KronProductSum):
+    if s.shape != k.shape:
+        return NotImplemented
+    return KronProductSum(*_shifted_terms(s), k)
+
+
+def _term_plus_shifted(k: KronOperator | KronProductSum, s: KronPlusDiagonal):
+    if s.shape != k.shape:
+        return NotImplemented
+    return KronProductSum(k, *_shifted_terms(s))
+
+
+def _sum_plus_identity(s: KronProductSum, eye: _rules.ScaledIdentity):
+    if s.shape[0] != s.shape[1] or eye.shape != s.shape:
+        return NotImplemented
+    ns = [f.shape[0] for f in s.terms[0]._factors]
+    if any(f.shape[0] != f.shape[1] for f in s.terms[0]._factors):
+        ns = [s.shape[0]]
+    ident = KronOperator(*(sp.eye_array(n, format="csr") for n in ns)) * eye.sigma
+    return KronProductSum(s, ident)
+
+
+# K + σD plus another term is a sum of three Kronecker products; a sum plus σI
+# keeps its terms (and gains one)
+_rules.register_add(KronPlusDiagonal, KronOperator, _shifted_plus_term)
+_rules.register_add(KronOperator, KronPlusDiagonal, _term_plus_shifted)
+_rules.register_add(KronPlusDiagonal, KronProductSum, _shifted_plus_term)
+_rules.register_add(KronProductSum, KronPlusDiagonal, _term_plus_shifted)
+_rules.register_add(KronProductSum, _rules.ScaledIdentity, _sum_plus_identity)

@@ -523,8 +523,7 @@ def test_shifted_product_has_its_eigendecomposition(hermitian):
     if not hermitian:
         with pytest.raises(ValueError, match="not Hermitian"):
             S.eigh()
-    SD = KronOperator(A, B) + KronOperator(
-        np.diag([1.0, 2.0, 3.0]), np.diag([1.0, 2.0])
-    )
+    D = KronOperator(np.diag([1.0, 2.0, 3.0]), np.diag([1.0, 2.0]))
+    SD = KronOperator(hpd(rng, 3, np.float64), B) + D  # Hermitian K: the K + σD form
     with pytest.raises(ValueError, match=r"not for K \+ σD"):
         SD.eig()

@@ -522,3 +522,24 @@ def test_sparse_factor_rows_and_columns_are_not_densified_whole(rng):
     x = rng.standard_normal(n * 3)
     np.testing.assert_allclose(S @ x, (K @ x)[rows], rtol=1e-12, atol=1e-12)
     assert S.toarray().shape == (5, n * 3)
+
+
+@pytest.mark.parametrize("path", ["explicit", "rows", "cols", "full"])
+def test_every_path_computes_in_the_products_precision(path):
+    """A float64 input to a float32 operator: float64 products on every path."""
+    rng = np.random.default_rng(11)
+    A = rng.standard_normal((4, 4)).astype(np.float32)
+    B = rng.standard_normal((3, 3)).astype(np.float32)
+    rows, cols = [0, 5, 7], [1, 2, 3, 9]
+    S = SampledKron(KronOperator(A, B), rows=rows, cols=cols)._with_path(path)
+    x = rng.standard_normal(4)
+    dense = np.kron(A.astype(np.float64), B.astype(np.float64))[rows][:, cols]
+    y = S @ x
+    assert y.dtype == np.float64
+    np.testing.assert_allclose(y, dense @ x, rtol=1e-13, atol=1e-13)
+
+
+def test_a_list_of_points_gets_a_hint():
+    K = KronOperator(np.eye(2), np.eye(3))
+    with pytest.raises(ValueError, match=r"tuple\(np.asarray\(points\).T\)"):
+        SampledKron(K, rows=[(0, 1), (1, 2)])

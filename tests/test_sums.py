@@ -187,8 +187,13 @@ def test_kron_plus_identity_and_diagonal_unchanged(rng):
     assert type(K + 0.5 * I) is KronPlusDiagonal
     assert type(0.5 * I + K) is KronPlusDiagonal
     D = KronOperator(np.diag([1.0, 2.0, 3.0]), np.diag([1.0, 4.0]))
-    assert type(K + D) is KronPlusDiagonal
-    assert type(D + K) is KronPlusDiagonal
+    # the congruence form K + D needs Hermitian K; other K make a two-term sum
+    H = KronOperator(hpd(rng, 3, np.float64), hpd(rng, 2, np.float64))
+    assert type(H + D) is KronPlusDiagonal
+    assert type(D + H) is KronPlusDiagonal
+    np.testing.assert_allclose((D + H).toarray(), D.toarray() + H.toarray())
+    assert type(K + D) is KronProductSum
+    assert type(D + K) is KronProductSum
     np.testing.assert_allclose((D + K).toarray(), D.toarray() + K.toarray())
 
 
@@ -526,3 +531,87 @@ def test_negative_diagonal_product_goes_to_the_general_sum():
         b = rng.standard_normal(6)
         dense = S.toarray()
         np.testing.assert_allclose(dense @ S.solve(b), b, atol=1e-10)
+
+
+def test_the_better_conditioned_term_is_the_mass():
+    """Both terms definite: the pencils use the well-conditioned one, so the
+    accuracy follows κ of the sum, not of the ill-conditioned term, in either order."""
+    rng = np.random.default_rng(4)
+
+    def spd(n, cond):
+        q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+        return (q * np.logspace(0, -np.log10(cond), n)) @ q.T
+
+    P1, P2, N1, N2 = spd(6, 10), spd(6, 10), spd(6, 1e14), spd(6, 1e14)
+    b = rng.standard_normal(36)
+    for S in (
+        KronOperator(N1, N2) + KronOperator(P1, P2),
+        KronOperator(P1, P2) + KronOperator(N1, N2),
+    ):
+        dense = S.toarray()
+        x = np.linalg.solve(dense, b)
+        assert np.linalg.norm(S.solve(b) - x) <= 1e-12 * np.linalg.norm(x)
+        np.testing.assert_allclose(
+            S.slogdet()[1], np.linalg.slogdet(dense)[1], rtol=0, atol=1e-11
+        )
+
+
+@pytest.mark.parametrize("c", [2j, -1.5, 1 + 1j])
+def test_complex_multiples_of_a_definite_term_still_solve(c):
+    rng = np.random.default_rng(5)
+    A = rng.standard_normal((3, 3))
+    A = A + A.T
+    P, Q = hpd(rng, 3, np.float64), hpd(rng, 2, np.float64)
+    B = rng.standard_normal((2, 2))
+    S = KronOperator(A, B + B.T) + KronOperator(P, Q)
+    b = rng.standard_normal(6) + 1j * rng.standard_normal(6)
+    for T in (c * S, KronOperator(A, B + B.T) + c * KronOperator(P, Q)):
+        dense = T.toarray()
+        np.testing.assert_allclose(T.solve(b), np.linalg.solve(dense, b), atol=1e-11)
+        sign, logabs = T.slogdet()
+        ref_sign, ref_logabs = np.linalg.slogdet(dense)
+        np.testing.assert_allclose(logabs, ref_logabs, atol=1e-11)
+        np.testing.assert_allclose(sign, ref_sign, atol=1e-11)
+
+
+def test_non_hermitian_product_plus_diagonal_product_is_a_solvable_sum():
+    rng = np.random.default_rng(6)
+    A1, A2 = rng.standard_normal((3, 3)), rng.standard_normal((2, 2))
+    for D in (
+        KronOperator(np.eye(3), np.eye(2)),
+        KronOperator(np.diag([1.0, 2.0, 3.0]), np.diag([1.0, 2.0])),
+    ):
+        S = KronOperator(A1, A2) + D
+        assert isinstance(S, KronProductSum)
+        b = rng.standard_normal(6)
+        np.testing.assert_allclose(S.toarray() @ S.solve(b), b, atol=1e-12)
+
+
+def test_shifted_products_and_identities_join_a_sum():
+    """K + σD (or σI) plus another product, and a sum plus σI, keep their terms."""
+    rng = np.random.default_rng(7)
+    H1, H2 = hpd(rng, 3, np.float64), hpd(rng, 2, np.float64)
+    A, B = rng.standard_normal((3, 3)), rng.standard_normal((2, 2))
+    K, K3 = KronOperator(H1, H2), KronOperator(A, B)
+    Kd = KronOperator(np.diag([1.0, 2.0, 3.0]), np.diag([1.0, 2.0]))
+    eye = IdentityOperator((6, 6))
+    x = rng.standard_normal(6)
+    cases = [
+        (sum([K, Kd, K3]), np.kron(H1, H2) + Kd.toarray() + np.kron(A, B)),
+        (K3 + (K + Kd), np.kron(A, B) + np.kron(H1, H2) + Kd.toarray()),
+        ((K + 0.5 * eye) + K3, np.kron(H1, H2) + 0.5 * np.eye(6) + np.kron(A, B)),
+        (K + K3 + 2.5 * eye, np.kron(H1, H2) + np.kron(A, B) + 2.5 * np.eye(6)),
+    ]
+    for S, dense in cases:
+        assert isinstance(S, KronProductSum)
+        assert len(S.terms) == 3
+        np.testing.assert_allclose(S @ x, dense @ x, atol=1e-13)
+        np.testing.assert_allclose(S.toarray(), dense, atol=1e-13)
+
+
+def test_non_finite_factor_message_names_the_term():
+    A = np.eye(2)
+    B = np.array([[1.0, np.nan], [0.0, 1.0]])
+    S = KronOperator(A, A) + KronOperator(A, B)
+    with pytest.raises(ValueError, match="term 1, factor 1"):
+        S.slogdet()
