@@ -31,6 +31,7 @@ from ._compat import call
 from ._factor import _canonical_csr, as_factor, describe_shape
 from ._factor_linalg import INVERSE_COND_LIMIT, FactorSolve
 from .decomposition import (
+    EigenvalueVector,
     KronEigen,
     SolveOperator,
     _apply_operator,
@@ -1534,7 +1535,7 @@ class BlockFactorization(Factorization):
         return BlockDiag._from_parts(list(self._parts)).slogdet()
 
 
-class BlockEigenvalues:
+class BlockEigenvalues(EigenvalueVector):
     """Eigenvalues of a block-diagonal operator: the blocks' spectra, concatenated.
 
     ``np.asarray(w)`` is the length-N vector in block order (cached, read-only);
@@ -1565,51 +1566,13 @@ class BlockEigenvalues:
         self._full: np.ndarray | None = None
         self._store: dict = {}
 
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "_full": None, "_store": {}}
-
-    @property
-    def dtype(self) -> np.dtype:
-        """dtype of the eigenvalues."""
-        return np.result_type(*self.factors, self.shift)
-
     @property
     def size(self) -> int:
         """N."""
         return sum(len(f) for f in self.factors)
 
-    def __len__(self) -> int:
-        return self.size
-
-    @property
-    def shape(self) -> tuple[int]:
-        """``(N,)``."""
-        return (self.size,)
-
-    def base(self) -> np.ndarray:
-        """The unshifted length-N vector (built once, shared with shifted copies)."""
-        w = self._store.get("base")
-        if w is None:
-            w = np.concatenate(self.factors)
-            w.setflags(write=False)
-            self._store["base"] = w
-        return w
-
-    def full(self) -> np.ndarray:
-        """The length-N vector, shift included (cached, read-only)."""
-        if self._full is None:
-            w = self.base()
-            if self.shift != 0:
-                w = w + self.shift
-                w.setflags(write=False)
-            self._full = w
-        return self._full
-
-    def __array__(self, dtype=None, copy=None):
-        w = self.full()
-        if dtype is not None:
-            return w.astype(dtype)
-        return w.copy() if copy else w
+    def _build(self) -> np.ndarray:
+        return np.concatenate(self.factors)
 
     def __repr__(self) -> str:
         shift = f" + {self.shift}" if self.shift != 0 else ""

@@ -20,7 +20,7 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator
 from functools import partial, reduce
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -54,7 +54,80 @@ def _real_dtype(dtype) -> np.dtype:
     return np.dtype(np.dtype(dtype).type(0).real.dtype)
 
 
-class KronEigenvalues:
+class EigenvalueVector:
+    """A length-N vector of eigenvalues kept in parts, built on demand.
+
+    The shared protocol of :class:`KronEigenvalues` and the block-diagonal
+    eigenvalues: ``np.asarray(w)`` is the vector (cached, read-only; the unshifted
+    vector is shared by every shifted copy), ``len``/``size``/``shape``, and
+    pickling without the N-vectors. A subclass sets ``factors``, ``shift``,
+    ``_full`` and ``_store`` and says how its N values are built (``_build``)
+    and counted (``size``).
+    """
+
+    factors: tuple
+    shift: Any
+    _full: np.ndarray | None
+    _store: dict
+
+    @property
+    def size(self) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _build(self) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __getstate__(self) -> dict:
+        # the length-N vectors are rebuilt on demand, never pickled
+        return {**self.__dict__, "_full": None, "_store": {}}
+
+    @property
+    def dtype(self) -> np.dtype:
+        """dtype of the eigenvalues."""
+        return np.result_type(*self.factors, self.shift)
+
+    def __len__(self) -> int:
+        n = self.size
+        if n > sys.maxsize:
+            # Python's len() is capped at sys.maxsize; say where the count lives
+            raise OverflowError(
+                f"there are {n} eigenvalues, more than len() can return "
+                f"({sys.maxsize}); use .size"
+            )
+        return n
+
+    @property
+    def shape(self) -> tuple[int]:
+        """``(N,)``."""
+        return (self.size,)
+
+    def base(self) -> np.ndarray:
+        """The unshifted length-N vector (built once, shared with shifted copies)."""
+        w = self._store.get("base")
+        if w is None:
+            w = self._build()
+            w.setflags(write=False)
+            self._store["base"] = w
+        return w
+
+    def full(self) -> np.ndarray:
+        """The length-N vector, shift included (cached, read-only)."""
+        if self._full is None:
+            w = self.base()
+            if self.shift != 0:
+                w = w + self.shift
+                w.setflags(write=False)
+            self._full = w
+        return self._full
+
+    def __array__(self, dtype=None, copy=None):
+        w = self.full()
+        if dtype is not None:
+            return w.astype(dtype)
+        return w.copy() if copy else w
+
+
+class KronEigenvalues(EigenvalueVector):
     """Eigenvalues of a Kronecker product or sum, kept as factor spectra.
 
     ``np.asarray(w)`` is the length-N vector in ``np.kron`` order (built on demand
@@ -88,59 +161,13 @@ class KronEigenvalues:
         # the unshifted N-vector, shared by every shifted copy (built once)
         self._store: dict = {}
 
-    def __getstate__(self) -> dict:
-        # the length-N vectors are rebuilt on demand, never pickled
-        return {**self.__dict__, "_full": None, "_store": {}}
-
-    @property
-    def dtype(self) -> np.dtype:
-        """dtype of the eigenvalues."""
-        return np.result_type(*self.factors, self.shift)
-
     @property
     def size(self) -> int:
         """N, the number of eigenvalues (a Python int: any size)."""
         return math.prod(len(f) for f in self.factors)
 
-    def __len__(self) -> int:
-        n = self.size
-        if n > sys.maxsize:
-            # Python's len() is capped at sys.maxsize; say where the count lives
-            raise OverflowError(
-                f"there are {n} eigenvalues, more than len() can return "
-                f"({sys.maxsize}); use .size"
-            )
-        return n
-
-    @property
-    def shape(self) -> tuple[int]:
-        """``(N,)``."""
-        return (self.size,)
-
-    def base(self) -> np.ndarray:
-        """The unshifted length-N vector (built once, shared with shifted copies)."""
-        w = self._store.get("base")
-        if w is None:
-            w = _engine.kron_values(list(self.factors), self.combine)
-            w.setflags(write=False)
-            self._store["base"] = w
-        return w
-
-    def full(self) -> np.ndarray:
-        """The length-N vector, shift included (cached, read-only)."""
-        if self._full is None:
-            w = self.base()
-            if self.shift != 0:
-                w = w + self.shift
-                w.setflags(write=False)
-            self._full = w
-        return self._full
-
-    def __array__(self, dtype=None, copy=None):
-        w = self.full()
-        if dtype is not None:
-            return w.astype(dtype)
-        return w.copy() if copy else w
+    def _build(self) -> np.ndarray:
+        return _engine.kron_values(list(self.factors), self.combine)
 
     def __repr__(self) -> str:
         parts = " and ".join(f"{len(f)}" for f in self.factors)
