@@ -150,6 +150,31 @@ class KronPlusDiagonal(Factorized, StructuredOperator):
     def _make_transpose(self):
         return KronPlusDiagonal(self.kron.T, self.sigma, self.diagonals)
 
+    @property
+    def terms(self) -> tuple[KronOperator, KronOperator]:
+        """A as a sum of two Kronecker products: ``(K, σ·D₁⊗…⊗D_d)`` (D = I if none).
+
+        The same ``.terms`` a :class:`~kronop.KronProductSum` has; this operator is
+        the two-term sum whose second term is a scaled Kronecker diagonal, which it
+        solves by the congruence of the class notes.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> A = KronOperator(np.eye(2), 2 * np.eye(3)).shift(0.5)
+        >>> K, D = A.terms
+        >>> bool(np.allclose(K.toarray() + D.toarray(), A.toarray()))
+        True
+        """
+        ns = [f.shape[0] for f in self.kron._factors]
+        diags = self.diagonals
+        mats = [
+            sp.eye_array(n, format="csr") if diags is None else sp.diags_array(d)
+            for n, d in zip(ns, diags or [None] * len(ns), strict=True)
+        ]
+        return self.kron, KronOperator(*mats) * self.sigma
+
     def toarray(self) -> np.ndarray:
         """The dense matrix (for checking)."""
         out = self.kron.toarray().astype(self.dtype)

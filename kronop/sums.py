@@ -541,27 +541,16 @@ _rules.register_add(KronOperator, KronProductSum, _term_plus_sum)
 _rules.register_add(KronProductSum, KronProductSum, _sum_plus_term)
 
 
-def _shifted_terms(s: KronPlusDiagonal) -> tuple[KronOperator, KronOperator]:
-    """K + σD as its two Kronecker terms (D = I when no diagonals are given)."""
-    ns = [f.shape[0] for f in s.kron._factors]
-    diags = s.diagonals
-    mats = [
-        sp.eye_array(n, format="csr") if diags is None else sp.diags_array(d)
-        for n, d in zip(ns, diags or [None] * len(ns), strict=True)
-    ]
-    return s.kron, KronOperator(*mats) * s.sigma
-
-
 def _shifted_plus_term(s: KronPlusDiagonal, k: KronOperator | KronProductSum):
     if s.shape != k.shape:
         return NotImplemented
-    return KronProductSum(*_shifted_terms(s), k)
+    return KronProductSum(*s.terms, k)
 
 
 def _term_plus_shifted(k: KronOperator | KronProductSum, s: KronPlusDiagonal):
     if s.shape != k.shape:
         return NotImplemented
-    return KronProductSum(k, *_shifted_terms(s))
+    return KronProductSum(k, *s.terms)
 
 
 def _sum_plus_identity(s: KronProductSum, eye: _rules.ScaledIdentity):

@@ -192,6 +192,11 @@ def test_kron_plus_identity_and_diagonal_unchanged(rng):
     assert type(H + D) is KronPlusDiagonal
     assert type(D + H) is KronPlusDiagonal
     np.testing.assert_allclose((D + H).toarray(), D.toarray() + H.toarray())
+    for S in (H + D, H + 0.5 * I, 2.0 * (H + D)):  # the family's .terms, here too
+        terms = S.terms
+        assert len(terms) == 2
+        assert all(isinstance(t, KronOperator) for t in terms)
+        np.testing.assert_allclose(sum(t.toarray() for t in terms), S.toarray())
     assert type(K + D) is KronProductSum
     assert type(D + K) is KronProductSum
     np.testing.assert_allclose((D + K).toarray(), D.toarray() + K.toarray())
