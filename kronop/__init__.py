@@ -8,6 +8,12 @@ solved directly by fast diagonalization.
 
 # Importing an operator module registers its rules for ``+`` and ``@``
 # (kronop._rules), so every module is imported here.
+from .approximate import (
+    KronPreconditioner,
+    kron_preconditioner,
+    nearest_kron,
+    nearest_kronsum,
+)
 from .blockdiag import BlockDiag
 from .circulant import BlockCirculant
 from .decomposition import (
@@ -35,6 +41,7 @@ __all__ = [
     "KronEigenvalues",
     "KronOperator",
     "KronPlusDiagonal",
+    "KronPreconditioner",
     "KronProductSum",
     "KronSVD",
     "KronSum",
@@ -43,8 +50,11 @@ __all__ = [
     "SpectralOperator",
     "filter_operator",
     "kron",
+    "kron_preconditioner",
     "kronsum",
     "laplacian",
+    "nearest_kron",
+    "nearest_kronsum",
     "solve_lyapunov",
     "solve_sylvester",
     "solve_tensor_sylvester",

@@ -508,7 +508,7 @@ def nearest_kron(
     Examples
     --------
     >>> import numpy as np
-    >>> from kronop._kpsvd import nearest_kron
+    >>> from kronop import nearest_kron
     >>> rng = np.random.default_rng(0)
     >>> B, C = rng.standard_normal((3, 2)), rng.standard_normal((4, 5))
     >>> K = nearest_kron(np.kron(B, C), (3, 2), (4, 5))

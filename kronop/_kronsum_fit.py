@@ -245,7 +245,7 @@ def nearest_kronsum(M: Any, shapes: Sequence[Any]) -> KronSum:
     Examples
     --------
     >>> import numpy as np
-    >>> from kronop._kronsum_fit import nearest_kronsum
+    >>> from kronop import nearest_kronsum
     >>> from kronop.kronsum import KronSum
     >>> A = np.array([[2.0, -1.0], [-1.0, 2.0]])
     >>> B = np.array([[2.0, -1.0, 0.0], [-1.0, 2.0, -1.0], [0.0, -1.0, 2.0]])
