@@ -21,7 +21,7 @@ from . import _engine
 from ._base import StructuredOperator
 from ._compat import conj_scalar
 from ._kpsvd import nearest_kron
-from ._kronsum_fit import nearest_kronsum
+from ._kronsum_fit import _parse_shapes, nearest_kronsum
 from .kron import KronOperator
 from .kronsum import KronSum
 
@@ -164,23 +164,45 @@ def _check_M(M):
 
 
 def _grid(shapes, N) -> list[int]:
-    if isinstance(shapes, int | np.integer):
+    # one parser for factor sizes (ints or (n, n) pairs; floats, bools and
+    # strings are refused with the factor named)
+    if isinstance(shapes, int | np.integer) and not isinstance(shapes, bool):
         shapes = [shapes]
-    out = []
-    for j, s in enumerate(shapes):
-        s = tuple(np.atleast_1d(s).tolist()) if not isinstance(s, int) else (s,)
-        if len(s) == 2 and s[0] != s[1]:
-            raise ValueError(
-                f"shape of factor {j} must be square for a preconditioner, got {s}"
-            )
-        if len(s) not in (1, 2) or int(s[0]) < 1:
-            raise ValueError(f"shape of factor {j} must be n or (n, n), got {s}")
-        out.append(int(s[0]))
+    out = list(_parse_shapes(shapes))
     if math.prod(out) != N:
         raise ValueError(
             f"the factor sizes {out} multiply to {math.prod(out)}, but M is {N}×{N}"
         )
     return out
+
+
+def _dephased(factors: list[np.ndarray]) -> list[np.ndarray]:
+    """Factors of a product fit to a Hermitian M, with the phases taken out.
+
+    The SVD fixes each factor only up to a unit scalar, and nearest_kron's
+    normalisation (largest entry real positive) turns an indefinite Hermitian
+    factor H into e^{iθ}H. Dividing each factor by the phase of its trace (of
+    its largest diagonal entry when the trace is 0) recovers H; the product of
+    the phases, real for a Hermitian product, goes into the first factor.
+    """
+    total = 1.0 + 0j
+    out = []
+    for F in factors:
+        d = np.diagonal(F)
+        ref = np.trace(F)
+        if abs(ref) <= 1e-12 * max(np.abs(F).max(initial=0.0), 1e-300):
+            ref = d[np.argmax(np.abs(d))] if d.size else 1.0
+        c = ref / abs(ref) if ref != 0 else 1.0
+        total *= c
+        out.append(F / c)
+    if abs(total.imag) <= 1e-12:
+        out[0] = out[0] * total.real
+        if not np.iscomplexobj(factors[0]) and all(
+            not np.iscomplexobj(F) for F in factors
+        ):
+            out = [F.real if np.iscomplexobj(F) else F for F in out]
+        return out
+    return factors
 
 
 def _hermitian_part(F: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -413,6 +435,8 @@ def kron_preconditioner(
     if N and not np.all(np.isfinite(A.data if sp.issparse(A) else A)):
         raise ValueError("M has non-finite entries")
     factors = _fit_sum(A, grid) if kind == "sum" else _fit_product(A, grid)
+    if kind == "product" and np.iscomplexobj(factors[0]):
+        factors = _dephased(factors)
     herm = []
     for j, F in enumerate(factors):
         H, ok = _hermitian_part(F)
@@ -422,8 +446,13 @@ def kron_preconditioner(
         check = _definite_sum if kind == "sum" else _definite_product
         factors = check(factors, indefinite)
     fit = KronSum(*factors) if kind == "sum" else KronOperator(*factors)
-    if not all(herm):
-        # a non-Hermitian fit (M not Hermitian): no definiteness to keep, but a
-        # singular fit cannot be inverted
-        fit.factorization()
+    # a non-Hermitian fit (M not Hermitian): no definiteness to keep, but a
+    # singular fit cannot be inverted
+    if not all(herm) and fit.slogdet()[0] == 0:
+        raise np.linalg.LinAlgError(
+            "the fitted Kronecker "
+            + ("sum" if kind == "sum" else "product")
+            + " is singular, so it has no inverse to precondition with; try "
+            "kind='sum' or scaling='jacobi'"
+        )
     return KronPreconditioner(fit, s)
