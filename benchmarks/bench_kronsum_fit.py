@@ -11,49 +11,35 @@ matvec as yardstick) is ``benchmarks/side_kronsum_fit.py``.
 (O(nnz) index and key arrays, never N×N).
 """
 
+import importlib.util
+import os
+
 import numpy as np
 import scipy.sparse as sp
 
 from kronop._kronsum_fit import nearest_kronsum
 
 
-def smooth_coefficient(x, y, z, contrast=10.0):
-    """1 … ``contrast``: a product-of-sines bump, not separable as a sum."""
-    return 1.0 + (contrast - 1.0) * np.sin(np.pi * x) * np.sin(np.pi * y) * np.sin(
-        np.pi * z
-    )
+def _example():
+    """``examples/variable_diffusion.py`` (its assembler and coefficients), loaded once."""
+    global _EXAMPLE
+    if _EXAMPLE is None:
+        path = os.path.join(
+            os.path.dirname(__file__), "..", "examples", "variable_diffusion.py"
+        )
+        spec = importlib.util.spec_from_file_location("variable_diffusion", path)
+        _EXAMPLE = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(_EXAMPLE)
+    return _EXAMPLE
 
 
-def variable_diffusion(n, coeff=smooth_coefficient):
-    """7-point finite volumes for −∇·(a∇u) on (0,1)³, n³ unknowns, Dirichlet (CSR).
+_EXAMPLE = None
 
-    The coefficient is evaluated at the face centres; h = 1/(n+1).
-    """
-    h = 1.0 / (n + 1)
-    nodes = (np.arange(n) + 1.0) * h
-    faces = (np.arange(n + 1) + 0.5) * h
-    idx = np.arange(n**3).reshape(n, n, n)
-    diag = np.zeros((n, n, n))
-    rows, cols, vals = [idx.ravel()], [idx.ravel()], []
-    for j in range(3):
-        grids = [nodes, nodes, nodes]
-        grids[j] = faces
-        w = coeff(*np.meshgrid(*grids, indexing="ij")) / h**2
-        lo, up, first, last = ([slice(None)] * 3 for _ in range(4))
-        lo[j], up[j] = slice(0, n), slice(1, n + 1)
-        diag += w[tuple(lo)] + w[tuple(up)]
-        first[j], last[j] = slice(0, n - 1), slice(1, n)
-        r, c = idx[tuple(first)].ravel(), idx[tuple(last)].ravel()
-        v = -w[tuple(last)].ravel()  # the face between node i and i+1 along axis j
-        rows += [r, c]
-        cols += [c, r]
-        vals += [v, v]
-    vals.insert(0, diag.ravel())
-    N = n**3
-    return sp.csr_array(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(N, N),
-    )
+
+def variable_diffusion(n, coef="sines", contrast=10.0):
+    """The example's 7-point finite-volume matrix for −∇·(a∇u), n³ unknowns (CSR)."""
+    vd = _example()
+    return vd.assemble(n, vd.coefficient(coef, contrast))
 
 
 def jacobi_scaled(M):

@@ -283,3 +283,35 @@ def no_dense_eigensolver(monkeypatch) -> None:
     for name in ("eig", "eigh"):
         monkeypatch.setattr(np.linalg, name, boom)
         monkeypatch.setattr(sla, name, boom)
+
+
+def variable_diffusion(n, coeff):
+    """7-point finite volumes for −∇·(a∇u) on (0,1)³, n³ unknowns, Dirichlet.
+
+    The coefficient is evaluated at the face centres; h = 1/(n+1).
+    """
+    h = 1.0 / (n + 1)
+    nodes = (np.arange(n) + 1.0) * h
+    faces = (np.arange(n + 1) + 0.5) * h
+    idx = np.arange(n**3).reshape(n, n, n)
+    diag = np.zeros((n, n, n))
+    rows, cols, vals = [idx.ravel()], [idx.ravel()], []
+    for j in range(3):
+        grids = [nodes, nodes, nodes]
+        grids[j] = faces
+        w = coeff(*np.meshgrid(*grids, indexing="ij")) / h**2
+        lo, up, first, last = ([slice(None)] * 3 for _ in range(4))
+        lo[j], up[j] = slice(0, n), slice(1, n + 1)
+        diag += w[tuple(lo)] + w[tuple(up)]
+        first[j], last[j] = slice(0, n - 1), slice(1, n)
+        r, c = idx[tuple(first)].ravel(), idx[tuple(last)].ravel()
+        v = -w[tuple(last)].ravel()  # the face between node i and i+1 along axis j
+        rows += [r, c]
+        cols += [c, r]
+        vals += [v, v]
+    vals.insert(0, diag.ravel())
+    N = n**3
+    return sp.csr_array(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(N, N),
+    )

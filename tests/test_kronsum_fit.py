@@ -22,7 +22,7 @@ from kronop import _kronsum_fit
 from kronop._kronsum_fit import nearest_kronsum
 from kronop.gallery import laplacian
 from kronop.kronsum import KronSum
-from tests.factories import DTYPES, eps, hi, random_array
+from tests.factories import DTYPES, eps, hi, random_array, variable_diffusion
 
 SPARSE_KINDS = [sp.csr_array, sp.csc_array, sp.coo_array, sp.csr_matrix, sp.bsr_array]
 
@@ -76,38 +76,6 @@ def residual_projections(R, sizes):
 def tol(dtype, M):
     """Forward-error scale of sums of up to N entries of M in ``dtype``."""
     return 64 * eps(dtype) * M.shape[0] * max(float(np.max(np.abs(hi(M)))), 1.0)
-
-
-def variable_diffusion(n, coeff):
-    """7-point finite volumes for −∇·(a∇u) on (0,1)³, n³ unknowns, Dirichlet.
-
-    The coefficient is evaluated at the face centres; h = 1/(n+1).
-    """
-    h = 1.0 / (n + 1)
-    nodes = (np.arange(n) + 1.0) * h
-    faces = (np.arange(n + 1) + 0.5) * h
-    idx = np.arange(n**3).reshape(n, n, n)
-    diag = np.zeros((n, n, n))
-    rows, cols, vals = [idx.ravel()], [idx.ravel()], []
-    for j in range(3):
-        grids = [nodes, nodes, nodes]
-        grids[j] = faces
-        w = coeff(*np.meshgrid(*grids, indexing="ij")) / h**2
-        lo, up, first, last = ([slice(None)] * 3 for _ in range(4))
-        lo[j], up[j] = slice(0, n), slice(1, n + 1)
-        diag += w[tuple(lo)] + w[tuple(up)]
-        first[j], last[j] = slice(0, n - 1), slice(1, n)
-        r, c = idx[tuple(first)].ravel(), idx[tuple(last)].ravel()
-        v = -w[tuple(last)].ravel()  # the face between node i and i+1 along axis j
-        rows += [r, c]
-        cols += [c, r]
-        vals += [v, v]
-    vals.insert(0, diag.ravel())
-    N = n**3
-    return sp.csr_array(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(N, N),
-    )
 
 
 # ---------------------------------------------------------------- exactness
