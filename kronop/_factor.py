@@ -73,7 +73,10 @@ def _normalise_dtype(dtype: np.dtype, where: str) -> np.dtype:
         return np.dtype(np.float32)
     if dtype.kind in "fc":
         return dtype
-    raise TypeError(f"{where} must have a numeric dtype, got dtype={dtype}")
+    raise TypeError(
+        f"{where} must have a numeric dtype (integer, float or complex), got "
+        f"dtype={dtype}"
+    )
 
 
 class Factor(FactorLinalg):
@@ -813,14 +816,38 @@ def as_factor(obj: Any, index: int) -> Factor:
     if isinstance(obj, LinearOperator):
         return _operator_factor(obj, obj, where, index)
     if sp.issparse(obj):
-        if obj.ndim != 2:
-            raise ValueError(f"{where} must be 2-D, got shape {obj.shape}")
-        _check_nonempty(obj.shape, where)
-        dtype = _normalise_dtype(obj.dtype, where)
-        user = obj if obj.dtype == dtype else obj.astype(dtype)
-        csr = _canonical_csr(user)
+        user, csr, dtype = sparse_matrix(obj, where)
         kind = IdentityFactor if _is_identity_sparse(csr) else SparseFactor
         return _sourced(kind(user, csr, dtype, index), obj.dtype)
+    arr, source = dense_matrix(obj, where)
+    dtype = arr.dtype
+    if _is_identity_dense(arr):
+        eye = _sparse_identity(arr.shape[0], dtype)
+        return _sourced(IdentityFactor(arr, eye, dtype, index), source)
+    return _sourced(DenseFactor(arr, arr, dtype, index), source)
+
+
+def sparse_matrix(obj, where: str):
+    """A scipy sparse factor or block: ``(user, canonical CSR, dtype)``, validated.
+
+    ``user`` is the caller's object, cast only when its dtype is not a working
+    one (integers → float64); the CSR never shares arrays that scipy would sort
+    in place.
+    """
+    if obj.ndim != 2:
+        raise ValueError(f"{where} must be 2-D, got shape {obj.shape}")
+    _check_nonempty(obj.shape, where)
+    dtype = _normalise_dtype(obj.dtype, where)
+    user = obj if obj.dtype == dtype else obj.astype(dtype)
+    return user, _canonical_csr(user), dtype
+
+
+def dense_matrix(obj, where: str) -> tuple[np.ndarray, np.dtype]:
+    """A dense factor or block as a 2-D ndarray in its working dtype, validated.
+
+    Returns the array (the caller's own when no cast is needed) and the dtype the
+    caller gave. Messages name ``where`` ("factor 1", "block 3").
+    """
     try:
         arr = np.asarray(obj)
     except Exception as exc:  # pragma: no cover - depends on foreign objects
@@ -828,14 +855,19 @@ def as_factor(obj: Any, index: int) -> Factor:
             f"{where} must be an ndarray, a scipy sparse matrix/array or a "
             f"LinearOperator, got {type(obj).__name__}"
         ) from exc
-    if arr.dtype == object and isinstance(obj, list | tuple):
+    if arr.dtype == object and not isinstance(obj, np.ndarray):
+        what = type(obj).__name__
+        if isinstance(obj, list | tuple):
+            what = f"a {what} that is not a matrix"
         raise TypeError(
             f"{where} must be an ndarray, a scipy sparse matrix/array or a "
-            f"LinearOperator, got a {type(obj).__name__} that is not a matrix"
+            f"LinearOperator, got {what}"
         )
     if arr.ndim != 2:
+        noun = where.split()[0]
         hint = (
-            " (a 1-D array is not a factor: use np.diag(d) or scipy.sparse.diags(d))"
+            f" (a 1-D array is not a {noun}: use np.diag(d) or "
+            "scipy.sparse.diags_array(d))"
             if arr.ndim == 1
             else ""
         )
@@ -848,10 +880,7 @@ def as_factor(obj: Any, index: int) -> Factor:
     dtype = _normalise_dtype(arr.dtype, where)
     if arr.dtype != dtype:
         arr = arr.astype(dtype)
-    if _is_identity_dense(arr):
-        eye = _sparse_identity(arr.shape[0], dtype)
-        return _sourced(IdentityFactor(arr, eye, dtype, index), source)
-    return _sourced(DenseFactor(arr, arr, dtype, index), source)
+    return arr, source
 
 
 def _sourced(f: Factor, source) -> Factor:
@@ -887,8 +916,9 @@ def _operator_factor(user, op: LinearOperator, where: str, index: int) -> Factor
 
 def _check_nonempty(shape, where: str) -> None:
     if any(int(s) == 0 for s in shape):
+        noun = where.split()[0]  # "factor 2" → factor, "block 3" → block
         raise ValueError(
-            f"{where} has shape {describe_shape(shape)}; every factor needs at least "
+            f"{where} has shape {describe_shape(shape)}; every {noun} needs at least "
             "one row and one column"
         )
 

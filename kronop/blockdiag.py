@@ -28,7 +28,14 @@ from scipy.sparse.linalg._interface import _ScaledLinearOperator
 from . import _engine, _rules
 from ._base import Factorization, Factorized, StructuredOperator, check_rhs
 from ._compat import call
-from ._factor import _canonical_csr, as_factor, describe_shape
+from ._factor import (
+    _check_nonempty,
+    _normalise_dtype,
+    as_factor,
+    dense_matrix,
+    describe_shape,
+    sparse_matrix,
+)
 from ._factor_linalg import INVERSE_COND_LIMIT, FactorSolve
 from .decomposition import (
     EigenvalueVector,
@@ -37,6 +44,9 @@ from .decomposition import (
     _apply_operator,
     _order_key,
     sign_like,
+)
+from .decomposition import (
+    _readonly_view as _readonly,
 )
 from .identity import IdentityOperator
 
@@ -50,48 +60,14 @@ def _block_name(index: int, shape) -> str:
     return f"block {index} ({describe_shape(shape)})"
 
 
-def _normalise_dtype(dtype, where: str) -> np.dtype:
-    """The dtype a block is stored in (integers/booleans → float64, float16 → float32)."""
-    dtype = np.dtype(dtype)
-    if dtype.kind in "biu":
-        return np.dtype(np.float64)
-    if dtype == np.float16:
-        return np.dtype(np.float32)
-    if dtype.kind in "fc":
-        return dtype
-    raise TypeError(
-        f"{where} must have a numeric dtype (integer, float or complex), got "
-        f"dtype={dtype}"
-    )
-
-
-def _check_nonempty(shape, where: str) -> None:
-    if any(int(s) == 0 for s in shape):
-        raise ValueError(
-            f"{where} has shape {describe_shape(shape)}; every block needs at least "
-            "one row and one column"
-        )
-
-
-def _readonly(a: np.ndarray) -> np.ndarray:
-    """A read-only view (the caller's or a cache's memory is never handed out writable)."""
-    v = a.view()
-    v.setflags(write=False)
-    return v
-
-
 def _validate_block(obj: Any, index: int):
     """One user block as ``(kind, payload, user)``; kind is dense, sparse or operator."""
     where = f"block {index}"
     if isinstance(obj, LinearOperator):
         op = obj
     elif sp.issparse(obj):
-        if obj.ndim != 2:
-            raise ValueError(f"{where} must be 2-D (m×n), got shape {obj.shape}")
-        _check_nonempty(obj.shape, where)
-        dtype = _normalise_dtype(obj.dtype, where)
-        user = obj if obj.dtype == dtype else obj.astype(dtype)
-        return "sparse", _canonical_csr(user), user
+        user, csr, _ = sparse_matrix(obj, where)
+        return "sparse", csr, user
     elif (
         not isinstance(obj, np.ndarray)
         and hasattr(obj, "shape")
@@ -99,33 +75,7 @@ def _validate_block(obj: Any, index: int):
     ):
         op = aslinearoperator(obj)  # a PyLops-style operator
     else:
-        try:
-            arr = np.asarray(obj)
-        except Exception as exc:  # pragma: no cover - depends on foreign objects
-            raise TypeError(
-                f"{where} must be an ndarray, a scipy sparse matrix/array or a "
-                f"LinearOperator, got {type(obj).__name__}"
-            ) from exc
-        if arr.dtype == object:
-            raise TypeError(
-                f"{where} must be an ndarray, a scipy sparse matrix/array or a "
-                f"LinearOperator, got {type(obj).__name__}"
-            )
-        dtype = _normalise_dtype(arr.dtype, where)
-        if arr.ndim != 2:
-            hint = (
-                " (a 1-D array is not a block: use np.diag(d) or "
-                "scipy.sparse.diags_array(d))"
-                if arr.ndim == 1
-                else ""
-            )
-            raise ValueError(
-                f"{where} must be a 2-D matrix (m×n), got an array of shape "
-                f"{arr.shape}{hint}"
-            )
-        _check_nonempty(arr.shape, where)
-        if arr.dtype != dtype:
-            arr = arr.astype(dtype)
+        arr, _ = dense_matrix(obj, where)
         return "dense", arr, arr
     if len(op.shape) != 2:
         raise ValueError(f"{where} must be a 2-D operator, got shape {op.shape}")
@@ -1663,19 +1613,6 @@ class BlockEigen(KronEigen):
 
     def __repr__(self) -> str:
         return f"BlockEigen({self.values!r}, hermitian={self.hermitian})"
-
-    def _derived(self, values, vectors, inverse, real, dtype) -> BlockEigen:
-        return BlockEigen(
-            values,
-            vectors,
-            inverse,
-            self.hermitian,
-            self.vector_cond,
-            real,
-            unitary=self.unitary,
-            dtype=dtype,
-            det_offset=self.det_offset,
-        )
 
 
 # ---------------------------------------------------------------------------

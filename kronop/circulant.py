@@ -29,7 +29,7 @@ from . import _engine, _rules
 from ._base import Factorization, Factorized, StructuredOperator
 from ._compat import call
 from ._factor import _normalise_dtype, describe_shape
-from ._factor_linalg import INVERSE_COND_LIMIT
+from ._factor_linalg import INVERSE_COND_LIMIT, _readonly
 
 __all__ = ["BlockCirculant"]
 
@@ -42,11 +42,6 @@ def _complex_of(dtype) -> np.dtype:
 
 def _real_of(dtype) -> np.dtype:
     return np.dtype(np.dtype(dtype).type(0).real.dtype)
-
-
-def _readonly(a: np.ndarray) -> np.ndarray:
-    a.setflags(write=False)
-    return a
 
 
 def _as_blocks(blocks) -> np.ndarray:

@@ -697,7 +697,8 @@ class KronEigen(Factorization):
             )
 
     def _derived(self, values, vectors, inverse, real, dtype) -> KronEigen:
-        return KronEigen(
+        # type(self): a subclass (the block-diagonal decomposition) stays itself
+        return type(self)(
             values,
             vectors,
             inverse,
