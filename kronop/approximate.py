@@ -119,17 +119,17 @@ class KronPreconditioner(StructuredOperator):
         return (self.fit, self.scaling, self.scale)
 
     def _apply(self, x: np.ndarray) -> np.ndarray:
-        B, N, K = x.shape
+        B, _, K = x.shape
         dt = _engine.compute_dtype(self.dtype, x.dtype)
-        b = np.moveaxis(x, 0, 1).reshape(N, B * K).astype(dt, copy=True)
+        # c·D^{-1/2} x in one copy of our own (c commutes), then D^{-1/2} in
+        # place on the solve's fresh result: no other N-sized temporaries
+        b = _engine.scaled_copy(_engine.as_columns(x), self.scale, dt)
         if self.scaling is not None:
-            b *= self.scaling[:, None]
-        y = np.asarray(self.fit.solve(b), dtype=dt)
+            _engine.scale_rows(b, self.scaling)
+        y = _engine.cast(self.fit.solve(b), dt)
         if self.scaling is not None:
-            y = y * self.scaling[:, None]
-        if self.scale != 1:
-            y = y * self.scale
-        return np.moveaxis(y.reshape(N, B, K), 1, 0)
+            _engine.scale_rows(y, self.scaling)
+        return _engine.from_columns(y, B, K)
 
     def _scaled(self, alpha) -> KronPreconditioner:
         return KronPreconditioner(self.fit, self.scaling, self.scale * alpha)
