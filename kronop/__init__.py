@@ -14,6 +14,7 @@ from .approximate import (
     nearest_kron,
     nearest_kronsum,
 )
+from .backend import fused_enabled, set_fused
 from .blockdiag import BlockDiag
 from .circulant import BlockCirculant
 from .decomposition import (
@@ -49,12 +50,14 @@ __all__ = [
     "SolveOperator",
     "SpectralOperator",
     "filter_operator",
+    "fused_enabled",
     "kron",
     "kron_preconditioner",
     "kronsum",
     "laplacian",
     "nearest_kron",
     "nearest_kronsum",
+    "set_fused",
     "solve_lyapunov",
     "solve_sylvester",
     "solve_tensor_sylvester",

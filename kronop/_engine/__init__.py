@@ -13,6 +13,7 @@ The doors:
 * :func:`apply_product` — A₁⊗…⊗A_d applied to a block ``(B, N, K)``;
 * :func:`apply_sum` — σI + A₁⊕…⊕A_d (banded factors as one fused stencil);
 * :func:`apply_terms` — Σᵣ cᵣ·(⊗ factors of term r), into one output;
+* :func:`apply_spectral` — V·diag(w)·V⁻¹ for Kronecker V (spectral solves);
 * :func:`apply_blocks`, :func:`apply_batched`, :func:`solve_batched` — block-diagonal
   operators, each block on its own slab (any kind of block), or k equal dense blocks
   as one batched GEMM or one batched LU solve;
@@ -40,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from . import fft_kernels, gather_kernels, numpy_kernels
+from . import fft_kernels, gather_kernels, jit, numpy_kernels
 from .gather_kernels import SegmentSum
 from .numpy_kernels import Workspace
 from .plan import compute_dtype
@@ -55,6 +56,7 @@ __all__ = [
     "apply_batched",
     "apply_blocks",
     "apply_product",
+    "apply_spectral",
     "apply_sum",
     "apply_terms",
     "as_block",
@@ -156,9 +158,14 @@ def kernels_for(x):
     """The kernel module that runs plans on arrays like ``x``.
 
     numpy arrays (and everything ``np.asarray`` accepts) run on
-    :mod:`kronop._engine.numpy_kernels`; a backend for another kind of array (dask,
-    compiled fused kernels) is chosen here, below every operator.
+    :mod:`kronop._engine.fused_kernels` when the compiled kernels are enabled
+    (:func:`jit.enabled`), else on :mod:`kronop._engine.numpy_kernels`; a backend
+    for another kind of array (dask) is chosen here, below every operator.
     """
+    if jit.enabled():
+        from . import fused_kernels
+
+        return fused_kernels
     return numpy_kernels
 
 
@@ -181,6 +188,16 @@ def apply_sum(factors, shift, x, cache: EngineCache, dtype):
     the other factors add their mode products into the same output.
     """
     return kernels_for(x).apply_sum(factors, shift, x, cache, dtype)
+
+
+def apply_spectral(inverse, weights, vectors, x, cache: EngineCache, dtype):
+    """(⊗ ``vectors``)·diag(``weights``)·(⊗ ``inverse``) applied to ``x`` (B, N, K).
+
+    ``inverse`` and ``vectors`` are lists of factors (V⁻¹'s and V's), ``weights``
+    a length-N vector (1/(w + shift) of a spectral solve, f(w) of a matrix
+    function). The fused backend folds the scaling into one of the passes.
+    """
+    return kernels_for(x).apply_spectral(inverse, weights, vectors, x, cache, dtype)
 
 
 def apply_terms(terms, x, cache: EngineCache, dtype):

@@ -42,6 +42,7 @@ __all__ = [
     "Workspace",
     "add_mode_product",
     "apply_product",
+    "apply_spectral",
     "apply_sum",
     "apply_terms",
     "run_chain",
@@ -852,6 +853,19 @@ def apply_sum(
         if owned:
             cache.workspace.release()
     return Y.reshape(B, N, K)
+
+
+def apply_spectral(
+    inverse, weights: np.ndarray, vectors, x: np.ndarray, cache: EngineCache, dtype
+) -> np.ndarray:
+    """(⊗ vectors)·diag(weights)·(⊗ inverse) applied to ``x`` (B, N, K).
+
+    Three steps: the inverse chain, the scaling in place, the vectors' chain.
+    """
+    y = apply_product(inverse, x, cache.sub("inverse"), dtype)
+    y = cast(y, np.result_type(y, weights))
+    scale_rows(y, weights)
+    return apply_product(vectors, y, cache.sub("vectors"), dtype)
 
 
 def apply_terms(terms, x: np.ndarray, cache: EngineCache, dtype) -> np.ndarray:
