@@ -781,12 +781,17 @@ class KronEigen(Factorization):
 
     def _spectral_solve(self, b: np.ndarray, shift, warn: bool) -> np.ndarray:
         w = self.values.full()
-        y = self.inverse @ b  # a new array, never the caller's: scale it in place
-        y = _engine.cast(y, np.result_type(y, w, shift))
+        dtype = _engine.compute_dtype(self.dtype, b.dtype, shift)
+        chains = self._kron_chains()
         if shift == 0:
             inv_w, null = self._null()
             if warn:
                 self._warn_ill_conditioned()
+            if chains is not None and not null.size:
+                # V diag(1/w) V⁻¹ b in one engine call (the scaling fused into a pass)
+                return _engine.finish(self._through(chains, inv_w, b), dtype)
+            y = self.inverse @ b  # a new array, never the caller's: scale it in place
+            y = _engine.cast(y, np.result_type(y, w, shift))
             if null.size:
                 if not self.unitary:
                     raise self._singular_error()
@@ -794,6 +799,12 @@ class KronEigen(Factorization):
                     self._warn_incompatible(_engine.null_norms2(y, null), b)
             _engine.scale_rows(y, inv_w)
         else:
+            if chains is not None and _engine.jit.enabled():
+                weights = self._shifted_reciprocal(w, shift)
+                if weights is not None:
+                    return _engine.finish(self._through(chains, weights, b), dtype)
+            y = self.inverse @ b
+            y = _engine.cast(y, np.result_type(y, w, shift))
             bound = self.values.shifted(shift).null_bound()
             null2 = _engine.divide_rows(y, w, shift, bound)
             if null2 is not None:
@@ -801,8 +812,51 @@ class KronEigen(Factorization):
                     raise self._singular_error("with this shift, ")
                 if warn:
                     self._warn_incompatible(null2, b)
-        dtype = _engine.compute_dtype(self.dtype, b.dtype, shift)
         return _engine.finish(self.vectors @ y, dtype)
+
+    def _kron_chains(self):
+        """``(inverse factors, vector factors)`` when V⁻¹ and V are Kronecker products."""
+        # kron imports this module, so it is looked up, not imported: an operator
+        # can only be a KronOperator once kron is loaded
+        kron = sys.modules.get("kronop.kron")
+        if kron is None:
+            return None
+        inv, vec = self.inverse, self.vectors
+        if type(inv) is kron.KronOperator and type(vec) is kron.KronOperator:
+            return inv._factors, vec._factors
+        return None
+
+    def _through(self, chains, weights: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """V diag(weights) V⁻¹ b through the engine's spectral door (b 1-D or 2-D)."""
+        cache = self._memo.get("engine")
+        if cache is None:
+            cache = self._memo.setdefault("engine", _engine.EngineCache())
+        N = b.shape[0]
+        K = b.shape[1] if b.ndim == 2 else 1
+        work = np.result_type(self.inverse.dtype, self.vectors.dtype)
+        y = _engine.apply_spectral(
+            chains[0], weights, chains[1], b.reshape(1, N, K), cache, work
+        )
+        return y.reshape(y.shape[1]) if b.ndim == 1 else y[0]
+
+    def _shifted_reciprocal(self, w: np.ndarray, shift) -> np.ndarray | None:
+        """1/(w + shift), or None when some w + shift is null (the bound of solve).
+
+        The last shift's reciprocals are kept: repeated solves with one shift (a
+        time-stepping loop) form them once.
+        """
+        got = self._memo.get("shifted")
+        if got is not None and got[0] == shift:
+            return got[1]
+        base, a, c = self.values.shifted(shift).null_bound()
+        v = w + shift
+        tol = c if base is None else a * base + c
+        if _engine.any_null(v, tol):
+            return None
+        v = np.reciprocal(v, out=v)
+        v.setflags(write=False)
+        self._memo["shifted"] = (shift, v)
+        return v
 
     def _warn_incompatible(self, null2: np.ndarray, b: np.ndarray) -> None:
         comp = np.sqrt(null2)
