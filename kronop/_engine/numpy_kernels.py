@@ -34,6 +34,7 @@ from .plan import (
     plan_chain,
     plan_split,
     plan_sum,
+    prefer_batched,
 )
 
 __all__ = [
@@ -265,8 +266,10 @@ def run_split(
 # ---------------------------------------------------------------------------
 # Sums of single-axis products (the Kronecker sum's engine)
 # ---------------------------------------------------------------------------
-#: a dense factor is multiplied as a batch of L small GEMMs when the trailing
-#: extent R is at least this; below it one transposing copy and one GEMM win
+#: a dense factor is never multiplied as a batch of L small GEMMs when the
+#: trailing extent R is below this (one transposing copy and one GEMM win on
+#: every machine measured); above it the calibrated estimates decide
+#: (:func:`~kronop._engine.plan.prefer_batched`)
 BATCHED_MIN_R = 8
 
 
@@ -290,7 +293,11 @@ def add_mode_product(
     L, n, R = x3.shape
     size = L * n * R
     dtype = y3.dtype
-    if f.gemm and (L == 1 or R == 1 or R >= BATCHED_MIN_R):
+    if f.gemm and (
+        L == 1
+        or R == 1
+        or (R >= BATCHED_MIN_R and prefer_batched(n, L, R, dtype.itemsize))
+    ):
         if R == 1 and L > 1:
             shape, dest = (L, n), y3[:, :, 0]
             out = bufs[0][:size].reshape(shape) if accumulate else dest

@@ -35,14 +35,32 @@ name                  call                             layout afterwards
 ``along``             a fast transform along the axis  unchanged
 ====================  ===============================  ==========================
 
-``front_keep`` and ``back_rot`` write a short-and-wide result and run closest to the
-DGEMM peak on OpenBLAS (measured 70–77 GF/s against 38–52 for the other two at
-n = 100, peak 100), so the planner prefers chains of them: applying the factors from
-the last axis to the first with ``back_rot`` rotates the tensor back into natural
-order without a single copy. A middle axis costs either a batched matmul or one
-transposing copy; the planner estimates both and takes the cheaper. Sparse and
-operator factors multiply only from the left, so they use ``front_keep``,
-``back_rot`` or ``mid_front``; a fast transform works along any axis in place.
+Which form is fastest depends on the CPU and the BLAS: on an AMD Zen 5 with
+OpenBLAS ``front_keep`` and ``back_rot`` ran at 70–77 GF/s against 38–52 for the
+other two (n = 100, peak 100), while on an AMD EPYC (Haswell kernel) all four run
+within 10 % of each other and ``front_rot`` is often the fastest. What holds on
+every machine measured is that ``mid_keep`` with a short trailing extent R (the
+right-hand sides, k = 16) is a batch of thin GEMMs at a third of the peak or
+less, while rotating the contracted axis to the end (``front_rot``) folds the
+right-hand sides into one large GEMM per factor. The planner therefore estimates
+every step from constants measured on the machine it runs on
+(:mod:`kronop._engine.calibrate`):
+
+* the efficiency (fraction of the GEMM peak) of each of the four single-GEMM
+  forms at two factor sizes, interpolated in log n (small factors are
+  memory-bound, middle ones compute-bound);
+* the efficiency of ``mid_keep`` by factor size *and* trailing extent R (the
+  thin-GEMM penalty, per-call overhead included);
+* the rates of a long copy and of transposing copies by inner-run length
+  (``mid_front``'s copy, the final copy into natural order, transform steps),
+  and of a sparse (CSR) product with many columns (sparse and operator steps);
+* the peak itself, which only matters against the bandwidths.
+
+A middle axis costs either a batched matmul or one transposing copy; the planner
+estimates both and takes the cheaper. Sparse and operator factors multiply only
+from the left, so they use ``front_keep``, ``back_rot`` or ``mid_front``; a fast
+transform works along any axis in place. The slice-by-slice thresholds
+(``SPLIT_*``) are cache sizes, not speeds, and stay fixed.
 """
 
 from __future__ import annotations
@@ -54,6 +72,7 @@ from itertools import permutations
 import numpy as np
 
 from .._factor import Factor
+from .calibrate import Speeds, speeds
 
 __all__ = [
     "BATCH",
@@ -70,6 +89,7 @@ __all__ = [
     "plan_chain",
     "plan_split",
     "plan_stencil",
+    "prefer_batched",
 ]
 
 
@@ -83,23 +103,6 @@ def compute_dtype(*dtypes) -> np.dtype:
 
 # Axis ids in a layout: factor axes are 0..d-1; the two batch axes are negative.
 BATCH, RHS = -1, -2
-
-# Relative speed of each step form (fraction of the speed of ``front_keep``),
-# measured with numpy 2.4 / OpenBLAS (SkylakeX and Haswell kernels) on the project
-# machine for factors of size 10..400 (``mid_front`` includes its copy). Only the
-# ratios matter: they steer the choice between layouts, never correctness.
-_EFFICIENCY = {
-    "front_keep": 1.0,
-    "back_rot": 1.0,
-    "back_keep": 0.85,
-    "mid_keep": 0.8,
-    "front_rot": 0.7,
-    "mid_front": 0.65,
-}
-_PEAK_FLOPS = 100e9  # per second; only the ratio to the bandwidths below matters
-_COPY_BW = 20e9  # bytes/s for a copy whose inner contiguous run is long
-_TRANSPOSE_BW = 2.5e9  # bytes/s when the inner run is short (a true 2-D transpose)
-_CALL_OVERHEAD = 1.5e-6  # seconds per BLAS call inside a batched matmul
 
 
 # ---------------------------------------------------------------------------
@@ -231,25 +234,24 @@ def _after(layout: tuple[int, ...], p: int, op: str) -> tuple[int, ...]:
 
 
 def _seconds(
-    f: Factor, op: str, L: int, n: int, R: int, m: int, itemsize: int
+    f: Factor, op: str, L: int, n: int, R: int, m: int, itemsize: int, sp: Speeds
 ) -> float:
-    """Rough time of one step: flops at the form's speed, plus per-call overhead."""
+    """Estimated time of one step (see :mod:`.calibrate` for the constants)."""
     size = L * n * R
     if f.along_axis:
         # an FFT-based transform: a few passes over memory plus its flops
-        return 3 * (size + L * m * R) * itemsize / _COPY_BW + f.cost * size / (
-            _PEAK_FLOPS * 0.1
+        return 3 * (size + L * m * R) * itemsize / sp.copy_bw + f.cost * size / (
+            sp.peak * 0.1
         )
+    t = 0.0
+    if op == "mid_front":
+        # the transposing copy to (n, L, R): inner runs of R elements
+        t = 2 * size * itemsize / sp.transpose_rate(R)
     if not f.gemm:
         # sparse/operator products are memory-bound: read input, write output
-        t = (size + L * m * R) * itemsize / _COPY_BW
-        if op == "mid_front":
-            t += 2 * size * itemsize / (_COPY_BW if R >= 64 else _TRANSPOSE_BW)
-        return t
-    t = f.cost * size / (_PEAK_FLOPS * _EFFICIENCY[op])
-    if op == "mid_keep":
-        t += L * _CALL_OVERHEAD
-    return t
+        return t + (size + L * m * R) * itemsize / sp.sparse_bw
+    form = "front_keep" if op == "mid_front" else op
+    return t + f.cost * size / (sp.peak * sp.efficiency(form, min(m, n), R))
 
 
 def _acceptable(layout, sizes) -> bool:
@@ -294,10 +296,11 @@ class _OverBudget(Exception):
 class _Chain:
     """The planning problem for one input form: states, moves and their costs."""
 
-    def __init__(self, factors, batch, rhs, input_layout, itemsize):
+    def __init__(self, factors, batch, rhs, input_layout, itemsize, sp=None):
         d = len(factors)
         self.factors = factors
         self.itemsize = itemsize
+        self.speeds = speeds() if sp is None else sp
         self.layout0 = (
             (BATCH, *range(d), RHS) if input_layout == "C" else (RHS, BATCH, *range(d))
         )
@@ -330,7 +333,7 @@ class _Chain:
         m, n = f.shape
         got = self.moves[key] = [
             (
-                _seconds(f, op, L, n, R, m, self.itemsize),
+                _seconds(f, op, L, n, R, m, self.itemsize, self.speeds),
                 j,
                 op,
                 L,
@@ -347,7 +350,17 @@ class _Chain:
         sizes = tuple(self.size(a, done) for a in layout)
         if _acceptable(layout, sizes):
             return 0.0
-        return 2 * math.prod(sizes) * self.itemsize / _TRANSPOSE_BW
+        # the copy's contiguous inner run: the axes that end both orders alike
+        natural = (BATCH, *range(len(self.factors)), RHS)
+        big = {a for a, s in zip(layout, sizes, strict=True) if s > 1}
+        cur = [a for a in layout if a in big]
+        want = [a for a in natural if a in big]
+        run = 1
+        while cur and want and cur[-1] == want[-1]:
+            run *= sizes[layout.index(cur.pop())]
+            want.pop()
+        rate = self.speeds.transpose_rate(run)
+        return 2 * math.prod(sizes) * self.itemsize / rate
 
     def walk(self, pick_last: bool, prefer: tuple[str, ...], start=None):
         """One canonical chain: (seconds, path).
@@ -547,6 +560,22 @@ def plan_chain(
     )
 
 
+def prefer_batched(n: int, L: int, R: int, itemsize: int) -> bool:
+    """Whether L GEMMs of (n × n)·(n × R) beat a transposing copy and one GEMM.
+
+    For a square dense factor applied along a middle axis of an (L, n, R)
+    tensor into a separate output (a Kronecker sum's mode products): the
+    batched form (``mid_keep``) against copying to (n, L·R), one GEMM and
+    copying back, estimated with the calibrated constants.
+    """
+    sp = speeds()
+    work = 2.0 * n * n * L * R
+    batched = work / (sp.peak * sp.efficiency("mid_keep", n, R))
+    copies = 4.0 * n * L * R * itemsize / sp.transpose_rate(R)
+    one = work / (sp.peak * sp.efficiency("front_keep", n, L * R)) + copies
+    return batched <= one
+
+
 # ---------------------------------------------------------------------------
 # Slice-by-slice execution for tensors larger than the cache
 # ---------------------------------------------------------------------------
@@ -585,17 +614,20 @@ def plan_split(
 ) -> SplitPlan | None:
     """A :class:`SplitPlan` when slicing along axis 0 should pay, else None.
 
-    Pays when every factor is dense, d ≥ 3, the tensor is far larger than the
-    cache while a slice is not, and applying factor 0 last is flop-optimal.
+    Pays when every factor is dense, d ≥ 3, there is one right-hand side, the
+    tensor is far larger than the cache while a slice is not, and applying
+    factor 0 last is flop-optimal.
     """
     d = len(factors)
     if d < 3 or not all(f.gemm for f in factors):
         return None
     if max(max(f.shape) for f in factors) > SPLIT_MAX_N:
         return None  # large factors are compute-bound: passes cost little
-    if rhs > 1 and d < 5:
-        # the slice chain then ends in a (k, ·) layout and needs a copy per slice:
-        # measured a loss at d=4 n=30 k=16, a 2× gain at d=6 n=8 k=16
+    if rhs > 1:
+        # the chain folds the k columns into every GEMM (rotating each axis to
+        # the end), while a slice chain ends in a (k, ·) layout and needs a copy
+        # per slice: measured 1.3–1.6× slower at d=6 n=8 k=16, a loss at d=4
+        # n=30 k=16
         return None
     n0, m0 = factors[0].shape[1], factors[0].shape[0]
     inner_in = math.prod(f.shape[1] for f in factors[1:]) * rhs
