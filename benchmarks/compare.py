@@ -57,6 +57,7 @@ SPARSE_NNZ_LIMIT = 2e8  # scipy.sparse.kron(...) is formed only when nnz <= this
 PEERS = ("pylops", "pykronecker", "pyfastkron")
 IMPLS = (
     "kronop",
+    "kronop_numpy",
     "pylops",
     "pykronecker",
     "pyfastkron",
@@ -67,6 +68,7 @@ IMPLS = (
 )
 LABELS = {
     "kronop": "kronop",
+    "kronop_numpy": "kronop (numpy)",
     "pylops": "pylops",
     "pykronecker": "pykronecker",
     "pyfastkron": "pyfastkron",
@@ -117,6 +119,8 @@ STANDARD_CASES = (
     _cube("d4n30", 4, 30),
     _cube("d4n64", 4, 64),
     _cube("d6n10", 6, 10),
+    _cube("d5n16", 5, 16),
+    _cube("d8n6", 8, 6),
     _cube("d6n8k16", 6, 8, k=16),
     Case("rect", "(300×100)⊗(50×400)⊗(200×200)", ((300, 100), (50, 400), (200, 200))),
     _cube("d3n100k16", 3, 100, k=16),
@@ -224,6 +228,26 @@ def _impl_kronop(factors, case):
         raise Unavailable(f"import kronop failed: {exc}") from exc
     op = kronop.KronOperator(*factors)
     return lambda x: op @ x
+
+
+def _impl_kronop_numpy(factors, case):
+    """kronop with its fused kernels switched off: the numpy/BLAS engine."""
+    try:
+        import kronop
+    except ImportError as exc:
+        raise Unavailable(f"import kronop failed: {exc}") from exc
+    if not hasattr(kronop, "set_fused"):
+        raise Unavailable("this kronop has no fused-kernel switch")
+    op = kronop.KronOperator(*factors)
+
+    def apply(x):
+        previous = kronop.set_fused(False)
+        try:
+            return op @ x
+        finally:
+            kronop.set_fused(previous)
+
+    return apply
 
 
 def _impl_pylops(factors, case):
@@ -336,6 +360,7 @@ def _impl_sparse(factors, case):
 
 BUILDERS: dict[str, Callable] = {
     "kronop": _impl_kronop,
+    "kronop_numpy": _impl_kronop_numpy,
     "pylops": _impl_pylops,
     "pykronecker": _impl_pykronecker,
     "pyfastkron": _impl_pyfastkron,
@@ -431,14 +456,15 @@ def probe(fn, x, ref) -> Cell:
     return Cell("ok", warm, cold, 1)
 
 
-def timed_calls(fn, x, reps: int, warmup: bool) -> list[float]:
-    """`reps` timed calls of fn(x), after one untimed call if `warmup`."""
+def timed_calls(fn, x, reps: int, warmup: bool, star: bool = False) -> list[float]:
+    """`reps` timed calls of fn(x) (fn(*x) if `star`), after one untimed call."""
+    args = tuple(x) if star else (x,)
     if warmup:
-        fn(x)
+        fn(*args)
     times = []
     for _ in range(reps):
         t0 = time.perf_counter()
-        fn(x)
+        fn(*args)
         times.append(time.perf_counter() - t0)
     return times
 
@@ -570,7 +596,35 @@ def describe_machine(mach: Machine) -> list[str]:
             f"kernel {kernel}, {info.get('num_threads')} threads ({lib})"
         )
     lines.append(f"- versions: {_versions()}")
+    lines.append(f"- kronop engine: {_kronop_engine()}")
     return lines
+
+
+def _kronop_engine() -> str:
+    """Fused kernels on or off, and where the planner's speed constants came from.
+
+    Reading the constants runs kronop's calibration now (when not cached), so
+    its cost is not in any cell's first call.
+    """
+    try:
+        import kronop
+        from kronop._engine import calibrate
+    except ImportError:
+        return "(not importable)"
+    fused = "on" if getattr(kronop, "fused_enabled", lambda: False)() else "off"
+    try:
+        s = calibrate.speeds()
+    except Exception as exc:  # noqa: BLE001  (an older kronop, a broken cache...)
+        return f"fused kernels {fused}; planner constants: {type(exc).__name__}"
+    how = {
+        "measured": f"measured now in {s.seconds:.2f} s",
+        "cache": f"read from the cache (measured in {s.seconds:.2f} s)",
+        "default": "built-in defaults (KRONOP_CALIBRATION=off)",
+    }.get(s.source, s.source)
+    return (
+        f"fused kernels {fused}; planner constants {how}: peak "
+        f"{s.peak / 1e9:.0f} GF/s, copy {s.copy_bw / 1e9:.0f} GB/s"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -626,6 +680,7 @@ class Row:
     case: Case
     flops: float
     cells: dict[str, Cell]
+    copy: float = math.nan  # the memory limit: a copy of max(N, M)·k elements
 
 
 def run_case(
@@ -677,7 +732,13 @@ def run_case(
         total = max(min_reps, min(max_reps, math.ceil(target / est)))
         plan[impl] = (max(1, math.ceil(total / rounds)), est < 0.1 * target)
     times: dict[str, list[float]] = {impl: [] for impl in fns}
+    # the memory limit, timed in the same rounds: reading x and writing y once
+    count = max(case.n_in, case.n_out) * case.k
+    src = np.ones(count)
+    dst = np.empty(count)
+    copy_times: list[float] = []
     for _ in range(rounds):
+        copy_times += timed_calls(np.copyto, (dst, src), 5, True, star=True)
         for impl, (reps, warmup) in plan.items():
             if cells[impl].ok:
                 try:
@@ -692,14 +753,16 @@ def run_case(
         if cells[impl].ok:
             cells[impl].seconds = statistics.median(times[impl])
             cells[impl].reps = len(times[impl])
+    del src, dst
     if log:
+        log(f"  {case.key:>12} copy {statistics.median(copy_times) * 1e3:.3f} ms")
         for impl in impls:
             c = cells[impl]
             log(
                 f"  {case.key:>12} {impl:<12} {c.status} {c.seconds * 1e3:.3f} ms "
                 f"(cold {c.cold * 1e3:.3f} ms, R={c.reps}) {c.note}"
             )
-    return Row(case, flops, cells)
+    return Row(case, flops, cells, statistics.median(copy_times))
 
 
 # ---------------------------------------------------------------------------
@@ -745,9 +808,12 @@ def table_rows(rows: Sequence[Row], impls: Sequence[str], mach: Machine):
         header.append(f"{LABELS[impl]} ms")
         if impl == "kronop":
             header.append("kronop cold ms")
+    header += ["copy ms", "kronop / copy"]
+    if "kronop_numpy" in impls:
+        header.append("fused ×")
     header += ["kronop GF/s", "% DGEMM", "kronop / best peer", "kronop / best other"]
     body = []
-    others = [i for i in impls if i != "kronop"]
+    others = [i for i in impls if not i.startswith("kronop")]
     for row in rows:
         line = [row.case.label, _fmt_count(row.case.n_in), f"{row.flops / 1e9:.3g}"]
         for impl in impls:
@@ -758,7 +824,17 @@ def table_rows(rows: Sequence[Row], impls: Sequence[str], mach: Machine):
                     fmt_ms(cell.cold) if cell and math.isfinite(cell.cold) else ""
                 )
         kron = row.cells.get("kronop")
-        if kron is not None and kron.ok:
+        ok = kron is not None and kron.ok
+        line.append(fmt_ms(row.copy))
+        line.append(f"{kron.seconds / row.copy:.2f}" if ok else "n/a")
+        if "kronop_numpy" in impls:
+            plain = row.cells.get("kronop_numpy")
+            line.append(
+                f"{plain.seconds / kron.seconds:.2f}"
+                if ok and plain is not None and plain.ok
+                else "n/a"
+            )
+        if ok:
             gf = row.flops / kron.seconds / 1e9
             line += [f"{gf:.1f}", f"{100 * gf / mach.peak:.1f}"]
             for names in ([p for p in PEERS if p in impls], others):
@@ -926,9 +1002,14 @@ def main(argv=None) -> int:
         f"(relative error <= {RTOL:g}) before timing"
     )
     lines.append(
+        "- 'copy ms': the memory limit, a copy of max(N, M)·k float64 elements "
+        "(read x, write y) timed in the same rounds; 'kronop / copy' its multiple; "
+        "'fused ×': kronop (numpy) / kronop (> 1: the fused kernels help)"
+    )
+    lines.append(
         "- ratios: kronop time / best time (< 1 means kronop is faster); "
         "peers = pylops, pykronecker, pyfastkron; 'other' adds the "
-        "tensordot and shuffle loops and the explicit matrices"
+        "tensordot and shuffle loops and the explicit matrices (never kronop (numpy))"
     )
     if any(c.sparse for c in cases):
         lines.append(
