@@ -6,4 +6,4 @@ tests use the built-in ones so a plan never depends on the machine's load.
 
 import os
 
-os.environ.setdefault("KRONOP_CALIBRATION", "off")
+os.environ["KRONOP_CALIBRATION"] = "off"

@@ -9,6 +9,8 @@ product runs the numpy/BLAS kernels, which give the same results to rounding.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ._engine import jit
 
 __all__ = ["fused_enabled", "set_fused"]
@@ -66,4 +68,8 @@ def set_fused(enabled: bool) -> bool:
     >>> bool(np.allclose(L @ x, y_numpy))
     True
     """
-    return jit.set_enabled(enabled)
+    if not isinstance(enabled, bool | np.bool_):
+        raise TypeError(
+            f"set_fused() takes True or False, got {type(enabled).__name__} {enabled!r}"
+        )
+    return jit.set_enabled(bool(enabled))

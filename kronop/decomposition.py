@@ -845,8 +845,10 @@ class KronEigen(Factorization):
         The last shift's reciprocals are kept: repeated solves with one shift (a
         time-stepping loop) form them once.
         """
+        # the dtype is part of the key: np.float32(0.1) == 0.1 under NumPy 2
+        key = (np.asarray(shift).dtype, shift)
         got = self._memo.get("shifted")
-        if got is not None and got[0] == shift:
+        if got is not None and got[0] == key:
             return got[1]
         base, a, c = self.values.shifted(shift).null_bound()
         v = w + shift
@@ -855,7 +857,7 @@ class KronEigen(Factorization):
             return None
         v = np.reciprocal(v, out=v)
         v.setflags(write=False)
-        self._memo["shifted"] = (shift, v)
+        self._memo["shifted"] = (key, v)
         return v
 
     def _warn_incompatible(self, null2: np.ndarray, b: np.ndarray) -> None:

@@ -106,11 +106,15 @@ def test_corrupt_cache_is_measured_again(fresh, content):
     assert fresh == [1]
 
 
-def test_malformed_speeds_in_cache(fresh):
+@pytest.mark.parametrize("field", ["peak", "transpose_size"])
+def test_malformed_speeds_in_cache(fresh, field):
     path = calibrate.cache_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     bad = DEFAULT.to_json()
-    bad["peak"] = -1.0
+    if field == "peak":
+        bad["peak"] = -1.0
+    else:  # an infinite size: int() overflows
+        bad["transpose_bw"] = [[float("inf"), 2e9], *bad["transpose_bw"][1:]]
     path.write_text(json.dumps({"key": calibrate.machine_key(), "speeds": bad}))
     assert calibrate.speeds().source == "measured"
     assert fresh == [1]

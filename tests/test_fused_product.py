@@ -428,3 +428,22 @@ def test_singular_solve_keeps_its_null_space_policy(backend, wide, rng):
         warnings.simplefilter("error")
         x0 = S.eigh().lstsq(b0)
     np.testing.assert_allclose(x0, P @ b0, rtol=1e-8, atol=1e-10)
+
+
+def test_shifted_solves_keep_the_shift_dtype_apart(backend):
+    """np.float32(0.1) == 0.1 under NumPy 2: the cached reciprocals must differ."""
+    from kronop.kronsum import KronSum
+
+    rng = np.random.default_rng(3)
+    mats = []
+    for n in (6, 5, 4):
+        a = rng.standard_normal((n, n))
+        mats.append(a @ a.T + n * np.eye(n))
+    b = rng.standard_normal(120)
+    dense = KronSum(*mats).toarray()
+    s32 = np.float32(0.1)
+    want = np.linalg.solve(dense + float(s32) * np.eye(120), b)
+    E = KronSum(*mats).eigh()
+    E.solve(b, shift=0.1)
+    got = E.solve(b, shift=s32)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)

@@ -405,3 +405,34 @@ def test_random_shapes_match_dense(fused, ns, B, K, width, seed, complex_op):
     want = np.einsum("ij,bjk->bik", dense, x)
     scale = np.einsum("ij,bjk->bik", abs_sum(factors, 0.75), np.abs(x))
     assert np.all(np.abs(got - want) <= 32 * eps(np.float64) * (scale + 1e-300))
+
+
+def test_factors_without_a_diagonal_propagate_inf_like_csr(backend):
+    """Off-diagonal-only factors: an infinite x[i] reaches only its neighbours."""
+    import scipy.sparse as sp
+
+    from kronop.kron import KronOperator
+    from kronop.kronsum import KronSum
+    from kronop.sums import KronProductSum
+
+    n = 40
+    A = sp.diags_array([np.ones(n - 1), -np.ones(n - 1)], offsets=[-1, 1], format="csr")
+    D = sp.eye_array(n, format="csr") * 2.0
+    eye = sp.eye_array(n, format="csr")
+
+    def k3(a, b, c):
+        return sp.kron(sp.kron(a, b), c, format="csr")
+
+    cases = [
+        (KronSum(A, A, A), k3(A, eye, eye) + k3(eye, A, eye) + k3(eye, eye, A)),
+        (
+            KronProductSum(KronOperator(A, A, D), KronOperator(D, A, A)),
+            k3(A, A, D) + k3(D, A, A),
+        ),
+    ]
+    for op, csr in cases:
+        x = np.ones(op.shape[1])
+        x[5 * n * n + 5 * n + 5] = np.inf
+        y, ref = op @ x, csr @ x
+        np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
+        np.testing.assert_array_equal(np.isinf(y), np.isinf(ref))

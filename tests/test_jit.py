@@ -113,3 +113,66 @@ def test_kronop_works_without_numba():
 def test_environment_switch_turns_fused_kernels_off():
     code = "import kronop; print(kronop.fused_enabled())"
     assert _run(code, {"KRONOP_FUSED": "0"}) == "False"
+
+
+def test_set_fused_refuses_non_booleans():
+    with pytest.raises(TypeError, match="True or False"):
+        kronop.set_fused("off")
+    assert kronop.set_fused(np.bool_(kronop.fused_enabled())) in (True, False)
+
+
+def test_run_tasks_waits_for_every_task_before_raising():
+    import time
+
+    done = []
+
+    def work(t, n):
+        if t == 0:
+            raise ValueError("first task failed")
+        time.sleep(0.05)
+        done.append(t)
+
+    with pytest.raises(ValueError, match="first task failed"):
+        jit.run_tasks(work, 2, threads=2)
+    assert done == [1]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_a_forked_child_gets_a_fresh_pool():
+    code = (
+        "import os, signal\n"
+        "from kronop._engine import jit\n"
+        "jit.run_tasks(lambda t, n: None, 2, threads=2)\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    signal.alarm(20)\n"
+        "    seen = []\n"
+        "    jit.run_tasks(lambda t, n: seen.append(t), 2, threads=2)\n"
+        "    os._exit(0 if sorted(seen) == [0, 1] else 3)\n"
+        "_, status = os.waitpid(pid, 0)\n"
+        "print(os.waitstatus_to_exitcode(status))\n"
+    )
+    assert _run(code) == "0"
+
+
+def test_kernels_compile_without_a_writable_cache(tmp_path):
+    if not jit.available():
+        pytest.skip("numba is not installed")
+    code = (
+        "import warnings\n"
+        "import numba\n"
+        "from kronop._engine import jit\n"
+        "real = numba.njit\n"
+        "def fake(*args, **kw):\n"
+        "    if kw.get('cache'):\n"
+        "        raise RuntimeError('cannot cache function: no locator available')\n"
+        "    return real(*args, **kw)\n"
+        "numba.njit = fake\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n"
+        "    def inc(a):\n"
+        "        return a + 1\n"
+        "    f = jit.njit(inc)\n"
+        "print(f(1), any('cannot cache' in str(x.message) for x in w))\n"
+    )
+    assert _run(code) == "2 True"

@@ -213,7 +213,7 @@ class Speeds:
 
         try:
             peak = number("peak", d["peak"])
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
             raise ValueError("calibration data: missing or malformed 'peak'") from exc
         parsed = {"peak": peak}
         for name, read in (
@@ -233,7 +233,13 @@ class Speeds:
         ):
             try:
                 parsed[name] = read(d[name])
-            except (KeyError, TypeError, ValueError, IndexError) as exc:
+            except (
+                KeyError,
+                TypeError,
+                ValueError,
+                IndexError,
+                ArithmeticError,
+            ) as exc:
                 raise ValueError(
                     f"calibration data: missing or malformed {name!r}"
                 ) from exc
@@ -410,7 +416,11 @@ def measure() -> Speeds:
             break
     rate = {name: work / t for (name, work, _), t in zip(jobs, best, strict=True)}
 
-    top = max(v for k, v in rate.items() if k != "copy" and k[0] != "transpose")
+    top = max(
+        v
+        for k, v in rate.items()
+        if k not in ("copy", "sparse") and k[0] != "transpose"
+    )
     forms = {op: tuple((n, rate[(op, n)] / top) for n in SIZES) for op in FORMS}
     mid_keep = tuple(
         (n, tuple((R, rate[("mid_keep", n, R)] / top) for R in RUNS)) for n in SIZES
@@ -523,7 +533,7 @@ def _load(path: Path, key: dict) -> Speeds | None:
         if not isinstance(data, dict) or data.get("key") != key:
             return None
         return Speeds.from_json(data["speeds"], source="cache")
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, ArithmeticError):
         return None  # missing, unreadable or corrupt: measure again
 
 

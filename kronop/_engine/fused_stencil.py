@@ -547,6 +547,7 @@ class _SumPlan:
             [math.prod(self.dims[p + 1 :].tolist()) for p in range(len(self.dims))]
         )
         c0 = shift
+        has_diagonal = False
         odiag = [np.zeros(1, dtype)]  # the batch axis: no diagonal
         outer, inner = [], []
         idiag = np.zeros(self.W, dtype)
@@ -560,6 +561,7 @@ class _SumPlan:
                 continue
             part, diag, terms = band
             c0 = c0 + part
+            has_diagonal = has_diagonal or diag is not None
             if j < n_outer:
                 odiag.append(diag if diag is not None else np.zeros(1, dtype))
                 outer.extend((j + 1, k, lo, hi, v) for k, lo, hi, v in terms)
@@ -572,6 +574,10 @@ class _SumPlan:
         # the two longest inner bands are fused into the first pass
         inner.sort(key=lambda t: t[1] - t[2])
         self.any_band = len(self.others) < d or shift != 0
+        # no stored diagonal at all: the kernel would multiply x by zeros (an
+        # infinite x[i] giving NaN), where the CSR product and the numpy kernel
+        # never touch it; such operators run the numpy kernel
+        self.no_diagonal = c0 == 0 and not has_diagonal
         self.c0 = np.asarray([c0], dtype=dtype)
         self.odiag = _pad_rows(odiag, max(B, *ns), dtype)
         self.t_axis = _ints([t[0] for t in outer])
@@ -592,9 +598,6 @@ class _SumPlan:
             self.t_hi, self.t_coef, self.odiag, self.c0, self.idiag, self.i_off,
             self.i_lo, self.i_hi, self.i_coef,
         )  # fmt: skip
-
-    def run(self, x, y, r0, r1):
-        self.kernel(x, y, r0, r1, *self.args)
 
 
 class _TermsPlan:
@@ -617,7 +620,9 @@ class _TermsPlan:
         self.ok = True
         for coef, factors in terms:
             bands = [_axis_band(f, dtype, with_diagonal=True) for f in factors]
-            if any(b is None for b in bands):
+            # a factor without a stored diagonal would still get the kernel's
+            # full-length diagonal pass (0·inf = NaN where CSR has no entry)
+            if any(b is None or (b[0] == 0 and b[1] is None) for b in bands):
                 self.ok = False
                 return
             outer.append((0, 0, B, ones_b))  # the batch axis
@@ -663,9 +668,6 @@ class _TermsPlan:
             self.t_hi, self.t_coef, self.rcoef, self.rinner, self.n_inner, self.iptr,
             self.i_off, self.i_lo, self.i_hi, self.i_coef,
         )  # fmt: skip
-
-    def run(self, x, y, r0, r1):
-        self.kernel(x, y, r0, r1, *self.args)
 
 
 def _sweep(plan, x: np.ndarray, y: np.ndarray) -> None:
@@ -762,7 +764,7 @@ def apply_sum(factors, shift, x, cache, dtype):
         ("fused_sum", dtype, B, K),
         lambda _runs: _SumPlan(factors, shift, dtype, K, B),
     )
-    if not plan.any_band:
+    if not plan.any_band or plan.no_diagonal:
         return None
     flat = _as_rows(x, dtype)
     y = np.empty(B * N * K, dtype)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -97,7 +98,20 @@ def njit(fn=None, **options):
             return f
         kw = {"nogil": True, "cache": True, "fastmath": set(FASTMATH)}
         kw.update(options)
-        return nb.njit(**kw)(f)
+        try:
+            return nb.njit(**kw)(f)
+        except RuntimeError as exc:
+            # no writable cache location (read-only site-packages, no HOME):
+            # compile in memory, once per process, instead of failing
+            warnings.warn(
+                f"kronop: numba cannot cache compiled kernels on disk ({exc}); "
+                "they are compiled in every new process. Set NUMBA_CACHE_DIR to a "
+                "writable directory to keep them.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            kw["cache"] = False
+            return nb.njit(**kw)(f)
 
     return wrap if fn is None else wrap(fn)
 
@@ -148,9 +162,24 @@ def run_tasks(fn, count: int, threads: int | None = None) -> None:
         fn(0, n)
     finally:
         _local.inside = False
-        for f in futures:
-            f.result()
+        # every task finishes before any error is raised: none may still write
+        # into buffers the caller hands back
+        errors = [f.exception() for f in futures]
+    for e in errors:
+        if e is not None:
+            raise e
 
 
 def _mark_inside() -> None:
     _local.inside = True
+
+
+def _after_fork() -> None:
+    # a forked child inherits the pool object but not its threads: start afresh
+    global _pool, _pool_lock
+    _pool = None
+    _pool_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
