@@ -799,7 +799,10 @@ class KronEigen(Factorization):
                     self._warn_incompatible(_engine.null_norms2(y, null), b)
             _engine.scale_rows(y, inv_w)
         else:
-            if chains is not None and _engine.jit.enabled():
+            if chains is not None:
+                # the reciprocals of the last shift are kept (a time-stepping
+                # loop solves with one shift many times); the engine decides how
+                # to apply them
                 weights = self._shifted_reciprocal(w, shift)
                 if weights is not None:
                     return _engine.finish(self._through(chains, weights, b), dtype)
