@@ -163,10 +163,22 @@ def kernels_for(x):
     for another kind of array (dask) is chosen here, below every operator.
     """
     if jit.enabled():
+        return _fused_kernels()
+    return numpy_kernels
+
+
+def _fused_kernels():
+    # imported on first use (it compiles kernels with numba); kept, since this
+    # runs several times per product
+    global _FUSED
+    if _FUSED is None:
         from . import fused_kernels
 
-        return fused_kernels
-    return numpy_kernels
+        _FUSED = fused_kernels
+    return _FUSED
+
+
+_FUSED = None
 
 
 # ------------------------------------------------------------------ products
