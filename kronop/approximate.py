@@ -142,7 +142,18 @@ class KronPreconditioner(StructuredOperator):
         return KronPreconditioner(self.fit.T, self.scaling, self.scale)
 
     def toarray(self) -> np.ndarray:
-        """P⁻¹ as a dense matrix (for checking; forms N×N)."""
+        """P⁻¹ as a dense matrix (for checking; forms N×N).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronPreconditioner
+        >>> from kronop.gallery import laplacian
+        >>> L = laplacian((3, 4))
+        >>> P = KronPreconditioner(L, np.full(12, 0.5))  # 0.5·L⁻¹·0.5
+        >>> bool(np.allclose(P.toarray(), 0.25 * np.linalg.inv(L.toarray())))
+        True
+        """
         return self @ np.eye(self.shape[1], dtype=self.dtype)
 
 

@@ -146,6 +146,17 @@ class KronEigenvalues(EigenvalueVector):
         Per factor, whether its values are exact to rounding (analytic spectra,
         identities): they then carry an error ε·|λ| instead of ε·‖A‖, which
         decides what counts as a zero eigenvalue (:meth:`null_bound`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kronop import KronEigenvalues
+    >>> w = KronEigenvalues([np.array([1.0, 2.0]), np.array([3.0, 5.0])], "product")
+    >>> print(np.asarray(w))
+    [ 3.  5.  6. 10.]
+    >>> s = KronEigenvalues([np.array([1.0, 2.0]), np.array([10.0, 20.0])], "sum")
+    >>> print(np.asarray(s))
+    [11. 21. 12. 22.]
     """
 
     def __init__(
@@ -163,7 +174,16 @@ class KronEigenvalues(EigenvalueVector):
 
     @property
     def size(self) -> int:
-        """N, the number of eigenvalues (a Python int: any size)."""
+        """N, the number of eigenvalues (a Python int: any size).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronEigenvalues
+        >>> w = KronEigenvalues([np.ones(10**5)] * 4, "sum")
+        >>> w.size  # counted from the factors, never built
+        100000000000000000000
+        """
         return math.prod(len(f) for f in self.factors)
 
     def _build(self) -> np.ndarray:
@@ -178,7 +198,16 @@ class KronEigenvalues(EigenvalueVector):
         )
 
     def shifted(self, sigma) -> KronEigenvalues:
-        """The eigenvalues of the operator plus ``sigma·I``."""
+        """The eigenvalues of the operator plus ``sigma·I``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronEigenvalues
+        >>> w = KronEigenvalues([np.array([1.0, 2.0]), np.array([3.0, 5.0])], "product")
+        >>> print(np.asarray(w.shifted(1.0)))
+        [ 4.  6.  7. 11.]
+        """
         out = KronEigenvalues(
             list(self.factors), self.combine, self.shift + sigma, self.exact
         )
@@ -186,7 +215,16 @@ class KronEigenvalues(EigenvalueVector):
         return out
 
     def conj(self) -> KronEigenvalues:
-        """The conjugate eigenvalues (of the adjoint)."""
+        """The conjugate eigenvalues (of the adjoint).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronEigenvalues
+        >>> w = KronEigenvalues([np.array([1j, 2.0]), np.array([3.0, 5.0])], "product")
+        >>> bool(np.allclose(np.asarray(w.conj()), np.conj(np.asarray(w))))
+        True
+        """
         if np.isrealobj(self.shift) and all(np.isrealobj(f) for f in self.factors):
             return self
         return KronEigenvalues(
@@ -211,6 +249,15 @@ class KronEigenvalues(EigenvalueVector):
         eigenvalues never is. ``base`` is None when the bound is the same for every
         eigenvalue (``b`` alone), else a length-N array built once and shared by
         every shifted copy.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import laplacian
+        >>> w, V = laplacian((3, 4), bc="neumann").eigh()  # the constants are null
+        >>> base, a, b = w.null_bound()
+        >>> int(np.count_nonzero(np.abs(np.asarray(w)) <= a * base + b))
+        1
         """
         d = len(self.factors)
         eps = float(np.finfo(_engine.compute_dtype(*self.factors)).eps)
@@ -240,7 +287,16 @@ class KronEigenvalues(EigenvalueVector):
         return base, a, a * abs(self.shift)
 
     def null_tolerance(self):
-        """The bound of :meth:`null_bound`: a float for sums, length N for products."""
+        """The bound of :meth:`null_bound`: a float for sums, length N for products.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import laplacian
+        >>> w, V = laplacian((3, 4), bc="neumann").eigh()  # the constants are null
+        >>> int(np.count_nonzero(np.abs(np.asarray(w)) <= w.null_tolerance()))
+        1
+        """
         base, a, b = self.null_bound()
         return b if base is None else _engine.affine(base, a, b)
 
@@ -250,6 +306,16 @@ class KronEigenvalues(EigenvalueVector):
         The sign is ±1 for real values (from the parity of the negative ones) and
         a unit phase for complex ones; nothing is clamped. An unshifted product
         never forms the N values: each factor's values count N/nⱼ times.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronEigenvalues
+        >>> f1, f2 = np.array([1.0, 2.0]), np.array([3.0, 5.0])
+        >>> w = KronEigenvalues([f1, f2], "product", shift=-4.0)  # -1, 1, 2, 6
+        >>> sign, logabs = w.slog_sum()
+        >>> sign, bool(np.isclose(logabs, np.log(12.0)))
+        (-1.0, True)
         """
         real = all(np.isrealobj(f) for f in self.factors) and np.isrealobj(self.shift)
         if self.shift == 0 and self.combine == "product":
@@ -266,7 +332,20 @@ class KronEigenvalues(EigenvalueVector):
         return complex(math.cos(phase), math.sin(phase)), logabs
 
     def log_sum(self) -> complex | float:
-        """Σ log wᵢ: a float when ∏ wᵢ > 0, else the principal complex log."""
+        """Σ log wᵢ: a float when ∏ wᵢ > 0, else the principal complex log.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronEigenvalues
+        >>> f1, f2 = np.array([1.0, 2.0]), np.array([3.0, 5.0])
+        >>> w = KronEigenvalues([f1, f2], "product")  # 3, 5, 6, 10
+        >>> bool(np.isclose(w.log_sum(), np.log(900.0)))
+        True
+        >>> z = w.shifted(-4.0).log_sum()  # -1, 1, 2, 6: a negative product
+        >>> bool(np.isclose(z, np.log(-12.0 + 0j)))
+        True
+        """
         return logdet_from_slogdet(*self.slog_sum())
 
     def extreme(self, k: int, which: str = "LA") -> np.ndarray:
@@ -280,6 +359,14 @@ class KronEigenvalues(EigenvalueVector):
         spectra are non-negative (to within rounding); the other cases (SM of a sum,
         complex sums, shifted products) stream over the grid in slabs, O(N) time and
         O(N/n₁ + k) memory.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronEigenvalues
+        >>> w = KronEigenvalues([np.array([1.0, 2.0]), np.array([3.0, 5.0])], "product")
+        >>> print(w.extreme(2), w.extreme(2, "SA"))
+        [10.  6.] [3. 5.]
         """
         N = self.size
         if not isinstance(k, numbers.Integral) or not 1 <= k <= N:
@@ -424,6 +511,18 @@ class SpectralOperator(StructuredOperator):
     real : bool
         f(A) is known to be real (a real A whose f(w) is closed under conjugation):
         real inputs give real outputs, the complex rounding residue dropped.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kronop import KronOperator
+    >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
+    >>> K = KronOperator(A, A)
+    >>> dec = K.eigh()
+    >>> R = dec.apply(np.sqrt)  # the square root of K, as a SpectralOperator
+    >>> x = np.arange(4.0)
+    >>> bool(np.allclose(R @ (R @ x), K @ x))
+    True
     """
 
     def __init__(
@@ -485,6 +584,16 @@ class SolveOperator(StructuredOperator):
     dtype : numpy.dtype
     pseudo : bool
         Apply the minimum-norm least-squares solution A⁺b (no warnings).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kronop import laplacian
+    >>> L = laplacian((3, 4))
+    >>> Linv = L.inv()  # a SolveOperator: each product is a solve
+    >>> b = np.arange(12.0)
+    >>> bool(np.allclose(L @ (Linv @ b), b))
+    True
     """
 
     def __init__(self, factorization, shape, dtype, pseudo: bool = False) -> None:
@@ -637,17 +746,47 @@ class KronEigen(Factorization):
 
     @property
     def shape(self) -> tuple[int, int]:
-        """``(N, N)``."""
+        """``(N, N)``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> dec = KronOperator(np.diag([1.0, 2.0]), np.eye(3)).eigh()
+        >>> dec.shape
+        (6, 6)
+        """
         return (int(self.vectors.shape[0]), int(self.inverse.shape[1]))
 
     @property
     def eigenvalues(self) -> KronEigenvalues:
-        """The eigenvalues (alias of ``values``)."""
+        """The eigenvalues (alias of ``values``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> dec = KronOperator(np.diag([1.0, 2.0]), np.diag([3.0, 5.0])).eigh()
+        >>> print(np.asarray(dec.eigenvalues))
+        [ 3.  5.  6. 10.]
+        """
         return self.values
 
     @property
     def eigenvectors(self):
-        """The eigenvectors ⊗Vⱼ (alias of ``vectors``)."""
+        """The eigenvectors ⊗Vⱼ (alias of ``vectors``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
+        >>> K = KronOperator(A, A)
+        >>> dec = K.eigh()
+        >>> V, w = dec.eigenvectors.toarray(), np.asarray(dec.eigenvalues)
+        >>> bool(np.allclose(V @ np.diag(w) @ V.T, K.toarray()))
+        True
+        """
         return self.vectors
 
     def _digits(self) -> tuple[float, float]:
@@ -657,7 +796,21 @@ class KronEigen(Factorization):
         return min(lost, math.inf), -math.log10(eps)
 
     def warn_vectors(self, where: str) -> None:
-        """Warn (``LinAlgWarning``) when results through V would lose half the digits."""
+        """Warn (``LinAlgWarning``) when results through V would lose half the digits.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> import warnings
+        >>> A = np.array([[1.0, 1.0], [0.0, 1.0 + 1e-10]])  # nearly defective
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     dec = KronOperator(A, np.eye(2)).eig()  # eig() itself warns
+        ...     dec.warn_vectors("my_step()")
+        >>> [str(c.message).split(":")[0] for c in caught]
+        ['eig()', 'my_step()']
+        """
         lost, total = self._digits()
         if lost > total / 2:
             warnings.warn(
@@ -720,6 +873,18 @@ class KronEigen(Factorization):
         Returns
         -------
         KronEigen
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
+        >>> K = KronOperator(A, A)
+        >>> dec = K.eigh()
+        >>> b = np.arange(4.0)
+        >>> x = dec.shift(1.0).solve(b)
+        >>> bool(np.allclose(np.linalg.solve(K.toarray() + np.eye(4), b), x))
+        True
         """
         real = self.real and np.isrealobj(sigma)
         dtype = np.result_type(self.dtype, sigma)
@@ -728,7 +893,17 @@ class KronEigen(Factorization):
         )
 
     def adjoint(self) -> KronEigen:
-        """The decomposition of Aᴴ = V⁻ᴴ Λ̄ Vᴴ."""
+        """The decomposition of Aᴴ = V⁻ᴴ Λ̄ Vᴴ.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> K = KronOperator(np.array([[2.0, 1j], [0.0, 3.0]]), np.eye(2))
+        >>> dec = K.eig()
+        >>> bool(np.allclose(dec.adjoint().operator().toarray(), K.toarray().conj().T))
+        True
+        """
         sign, logabs = self.det_offset
         out = self._derived(
             self.values.conj(), self.inverse.H, self.vectors.H, self.real, self.dtype
@@ -737,7 +912,17 @@ class KronEigen(Factorization):
         return out
 
     def transpose(self) -> KronEigen:
-        """The decomposition of Aᵀ = V⁻ᵀ Λ Vᵀ."""
+        """The decomposition of Aᵀ = V⁻ᵀ Λ Vᵀ.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> K = KronOperator(np.array([[2.0, 1.0], [0.0, 3.0]]), np.diag([1.0, 4.0]))
+        >>> dec = K.eig()
+        >>> bool(np.allclose(dec.transpose().operator().toarray(), K.toarray().T))
+        True
+        """
         return self._derived(
             self.values, self.inverse.T, self.vectors.T, self.real, self.dtype
         )
@@ -769,7 +954,16 @@ class KronEigen(Factorization):
             )
 
     def is_singular(self) -> bool:
-        """Whether some eigenvalue is zero to working precision."""
+        """Whether some eigenvalue is zero to working precision.
+
+        Examples
+        --------
+        >>> from kronop import laplacian
+        >>> laplacian((3, 4)).eigh().is_singular()
+        False
+        >>> laplacian((3, 4), bc="neumann").eigh().is_singular()  # the constants
+        True
+        """
         return bool(self._null()[1].size)
 
     def _singular_error(self, what: str = "") -> np.linalg.LinAlgError:
@@ -905,6 +1099,17 @@ class KronEigen(Factorization):
         LinAlgWarning
             If ``A + shift·I`` is singular (V unitary) and ``b`` has a component
             in its null space: the minimum-norm least-squares solution is returned.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
+        >>> K = KronOperator(A, A)
+        >>> dec = K.eigh()
+        >>> b = np.arange(8.0).reshape(4, 2)
+        >>> bool(np.allclose(dec.solve(b), np.linalg.solve(K.toarray(), b)))
+        True
         """
         b = check_rhs(b, self.shape[0])
         self._check_cond("solve()")
@@ -920,6 +1125,15 @@ class KronEigen(Factorization):
         Returns
         -------
         numpy.ndarray
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import laplacian
+        >>> L = laplacian((3, 4), bc="neumann")  # singular
+        >>> b = np.arange(12.0)
+        >>> bool(np.allclose(L.eigh().lstsq(b), np.linalg.pinv(L.toarray()) @ b))
+        True
         """
         b = check_rhs(b, self.shape[0])
         self._require_unitary("lstsq")
@@ -933,13 +1147,37 @@ class KronEigen(Factorization):
             )
 
     def inverse_operator(self) -> LinearOperator:
-        """A⁻¹ as a lazy operator (raises ``LinAlgError`` when A is singular)."""
+        """A⁻¹ as a lazy operator (raises ``LinAlgError`` when A is singular).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
+        >>> K = KronOperator(A, A)
+        >>> dec = K.eigh()
+        >>> Kinv = dec.inverse_operator()
+        >>> b = np.arange(4.0)
+        >>> bool(np.allclose(Kinv @ b, np.linalg.solve(K.toarray(), b)))
+        True
+        """
         if self.is_singular():
             raise self._singular_error("inv(): ")
         return SolveOperator(self, self.shape, self._op_dtype())
 
     def pseudo_inverse(self) -> LinearOperator:
-        """A⁺ = V Λ⁺ Vᴴ as a lazy operator (unitary V)."""
+        """A⁺ = V Λ⁺ Vᴴ as a lazy operator (unitary V).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import laplacian
+        >>> L = laplacian((3, 4), bc="neumann")  # singular
+        >>> P = L.eigh().pseudo_inverse()
+        >>> b = np.arange(12.0)
+        >>> bool(np.allclose(P @ b, np.linalg.pinv(L.toarray()) @ b))
+        True
+        """
         self._require_unitary("pinv")
         return SolveOperator(self, self.shape, self._op_dtype(), pseudo=True)
 
@@ -952,11 +1190,35 @@ class KronEigen(Factorization):
 
         A float when the determinant is positive, else ``log|det| + i·arg det``;
         ``-inf`` if singular.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
+        >>> K = KronOperator(A, A)
+        >>> dec = K.eigh()
+        >>> sign, logabs = np.linalg.slogdet(K.toarray() + np.eye(4))
+        >>> bool(np.isclose(dec.logdet(shift=1.0), logabs))
+        True
         """
         return logdet_from_slogdet(*self.slogdet(shift))
 
     def slogdet(self, shift=0.0) -> tuple:
-        """``(sign, logabsdet)`` of ``A + shift·I``, as ``numpy.linalg.slogdet``."""
+        """``(sign, logabsdet)`` of ``A + shift·I``, as ``numpy.linalg.slogdet``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
+        >>> K = KronOperator(A, A)
+        >>> dec = K.eigh()
+        >>> sign, logabs = dec.slogdet(shift=-3.0)
+        >>> ref = np.linalg.slogdet(K.toarray() - 3.0 * np.eye(4))
+        >>> sign, bool(np.isclose(logabs, ref.logabsdet))
+        (-1.0, True)
+        """
         vals = self.values if shift == 0 else self.values.shifted(shift)
         sign, logabs = vals.slog_sum()
         if sign == 0:
@@ -974,6 +1236,19 @@ class KronEigen(Factorization):
         """f(A + shift·I) as a lazy operator, e.g. ``apply(np.sqrt)``, ``apply(np.exp)``.
 
         ``f`` must act elementwise on an array of eigenvalues.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
+        >>> K = KronOperator(A, A)
+        >>> dec = K.eigh()
+        >>> from scipy.linalg import expm
+        >>> E = dec.apply(np.exp)  # exp(K), never formed
+        >>> x = np.arange(4.0)
+        >>> bool(np.allclose(E @ x, expm(K.toarray()) @ x))
+        True
         """
         self._check_cond("f(A)")
         values = self.values if shift == 0 else self.values.shifted(shift)
@@ -986,13 +1261,34 @@ class KronEigen(Factorization):
 
         ``which``: ``"LA"``/``"SA"`` largest/smallest algebraic, ``"LM"``/``"SM"``
         largest/smallest magnitude.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> dec = KronOperator(np.diag([1.0, 2.0]), np.diag([3.0, 5.0])).eigh()
+        >>> print(dec.eigvals())
+        [ 3.  5.  6. 10.]
+        >>> print(dec.eigvals(2), dec.eigvals(1, "SA"))
+        [10.  6.] [3.]
         """
         if k is None:
             return np.array(self.values.full())
         return self.values.extreme(k, which)
 
     def operator(self) -> SpectralOperator:
-        """A = V diag(w) V⁻¹ rebuilt as an operator (for checking)."""
+        """A = V diag(w) V⁻¹ rebuilt as an operator (for checking).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
+        >>> K = KronOperator(A, A)
+        >>> dec = K.eigh()
+        >>> bool(np.allclose(dec.operator().toarray(), K.toarray()))
+        True
+        """
         return self.apply(lambda w: w)
 
 
@@ -1002,6 +1298,18 @@ class KronSVD:
     ``U`` (M×r) and ``Vh`` (r×N) are ``KronOperator``s with orthonormal columns/rows,
     ``s`` a :class:`KronEigenvalues` (``np.asarray(s)`` gives the r singular values
     in ``np.kron`` order, not sorted), r = ∏ min(mⱼ, nⱼ).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kronop import KronOperator
+    >>> A = np.array([[1.0, 2.0, 0.0], [0.0, 1.0, 1.0]])
+    >>> K = KronOperator(A, np.diag([3.0, 4.0]))
+    >>> U, s, Vh = K.svd()
+    >>> U.shape, np.asarray(s).shape, Vh.shape
+    ((4, 4), (4,), (4, 6))
+    >>> bool(np.allclose((U.toarray() * np.asarray(s)) @ Vh.toarray(), K.toarray()))
+    True
     """
 
     def __init__(self, U, s: KronEigenvalues, Vh) -> None:

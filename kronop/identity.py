@@ -71,5 +71,14 @@ class IdentityOperator(StructuredOperator, _ScipyIdentity):
         return self
 
     def toarray(self) -> np.ndarray:
-        """σ·I as a dense matrix."""
+        """σ·I as a dense matrix.
+
+        Examples
+        --------
+        >>> from kronop import IdentityOperator
+        >>> print((0.5 * IdentityOperator((3, 3))).toarray())
+        [[0.5 0.  0. ]
+         [0.  0.5 0. ]
+         [0.  0.  0.5]]
+        """
         return self.scale * np.eye(self.shape[0], dtype=self.dtype)

@@ -139,12 +139,29 @@ class KronOperator(Factorized, StructuredOperator):
     # ----------------------------------------------------------------- basics
     @property
     def factors(self) -> tuple:
-        """The factors as the user gave them (integer arrays cast to float64)."""
+        """The factors as the user gave them (integer arrays cast to float64).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> K = KronOperator(np.eye(2), np.array([[1, 2], [3, 4]]))
+        >>> len(K.factors), K.factors[1].dtype
+        (2, dtype('float64'))
+        """
         return tuple(f.user for f in self._factors)
 
     @property
     def ndim_factors(self) -> int:
-        """Number of factors d."""
+        """Number of factors d.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> KronOperator(np.eye(2), np.ones((3, 1)), np.eye(4)).ndim_factors
+        3
+        """
         return len(self._factors)
 
     def _args(self) -> tuple:
@@ -164,6 +181,15 @@ class KronOperator(Factorized, StructuredOperator):
         -------
         numpy.ndarray
             Shape ``self.shape``, dtype ``self.dtype``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> A = np.array([[1.0, 2.0], [3.0, 4.0]])
+        >>> B = np.array([[0.0, 1.0], [1.0, 0.0]])
+        >>> bool(np.array_equal(KronOperator(A, B).toarray(), np.kron(A, B)))
+        True
         """
         dense = [f.toarray().astype(self.dtype, copy=False) for f in self._factors]
         return reduce(np.kron, dense)
@@ -185,6 +211,14 @@ class KronOperator(Factorized, StructuredOperator):
         Returns
         -------
         KronOperator
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> K = KronOperator(np.array([[1 + 2j, 0], [1j, 1]]), np.eye(2))
+        >>> bool(np.allclose(K.conj().toarray(), K.toarray().conj()))
+        True
         """
         if self.dtype.kind != "c":
             return self
@@ -220,6 +254,17 @@ class KronOperator(Factorized, StructuredOperator):
         Returns
         -------
         ndarray or LinearOperator
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
+        >>> K = KronOperator(A, np.diag([4.0, 1.0]))
+        >>> print(K.dot(np.ones(4)))
+        [12.  3. 16.  4.]
+        >>> K.dot(K)  # mixed product: factorwise, still lazy
+        KronOperator(2×2 dense ⊗ 2×2 dense, dtype=float64)
         """
         return super().dot(x)
 
@@ -388,6 +433,15 @@ class KronOperator(Factorized, StructuredOperator):
         -------
         KronEigen
             As :meth:`eigh`; ``V`` need not be unitary (``inverse`` holds ⊗Vⱼ⁻¹).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> K = KronOperator(np.array([[2.0, 1.0], [0.0, 3.0]]), np.diag([1.0, 2.0]))
+        >>> w, V = K.eig()
+        >>> print(np.asarray(w).real)
+        [2. 4. 3. 6.]
         """
         dec = self._eigen("eig")
         dec.warn_vectors("eig()")
@@ -407,6 +461,18 @@ class KronOperator(Factorized, StructuredOperator):
         Returns
         -------
         numpy.ndarray
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
+        >>> K = KronOperator(A, np.diag([4.0, 1.0]))
+        >>> dense = np.linalg.eigvalsh(K.toarray())
+        >>> bool(np.allclose(np.sort(K.eigvals()), dense))
+        True
+        >>> bool(np.allclose(K.eigvals(k=2), dense[::-1][:2]))
+        True
         """
         vals = self._each(lambda f: f.eigenvalues("eigvals"), "eigvals")
         w = KronEigenvalues(vals, "product")
@@ -421,6 +487,17 @@ class KronOperator(Factorized, StructuredOperator):
             Unpacks as ``U, s, Vh``: ``U`` (M×r) and ``Vh`` (r×N) ``KronOperator``s
             with orthonormal columns/rows, ``np.asarray(s)`` the r = ∏min(mⱼ, nⱼ)
             singular values in ``np.kron`` order (not sorted).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
+        >>> K = KronOperator(A, np.diag([4.0, 1.0]))
+        >>> U, s, Vh = K.svd()
+        >>> dense = np.linalg.svd(K.toarray(), compute_uv=False)
+        >>> bool(np.allclose(np.sort(np.asarray(s))[::-1], dense))
+        True
         """
         trip = self._each(lambda f: f.svd("svd"), "svd", square=False)
         U = KronOperator._from_factors([as_factor(t[0], j) for j, t in enumerate(trip)])
@@ -440,11 +517,31 @@ class KronOperator(Factorized, StructuredOperator):
         sign : float or complex
             ±1 (0 for a singular K), or a unit complex number.
         logabsdet : float
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
+        >>> K = KronOperator(A, np.diag([4.0, 1.0]))
+        >>> sign, logdet = K.slogdet()
+        >>> bool(np.allclose([sign, logdet], np.linalg.slogdet(K.toarray())))
+        True
         """
         return super().slogdet()
 
     def trace(self):
-        """tr K = ∏ tr Aⱼ (square factors); the diagonal's sum otherwise."""
+        """tr K = ∏ tr Aⱼ (square factors); the diagonal's sum otherwise.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
+        >>> K = KronOperator(A, np.diag([4.0, 1.0]))
+        >>> print(K.trace(), np.trace(K.toarray()))
+        25.0 25.0
+        """
         if any(f.shape[0] != f.shape[1] for f in self._factors):
             return self.diagonal().sum()
         return math.prod(
@@ -452,7 +549,19 @@ class KronOperator(Factorized, StructuredOperator):
         )
 
     def diagonal(self) -> np.ndarray:
-        """The main diagonal (length min(M, N)), from the factors' entries."""
+        """The main diagonal (length min(M, N)), from the factors' entries.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
+        >>> K = KronOperator(A, np.diag([4.0, 1.0]))
+        >>> print(K.diagonal())
+        [ 8.  2. 12.  3.]
+        >>> bool(np.array_equal(K.diagonal(), np.diag(K.toarray())))
+        True
+        """
         if all(f.shape[0] == f.shape[1] for f in self._factors):
             diags = self._each(lambda f: f.diagonal_entries("diagonal"), "diagonal")
             return _engine.kron_values(diags, "product").astype(self.dtype, copy=False)
@@ -466,6 +575,17 @@ class KronOperator(Factorized, StructuredOperator):
         column sums and the row sums of ⊗Aⱼ are products of the factors'). NaN and
         inf entries propagate into ``"fro"``, 1 and ∞ as in ``numpy.linalg.norm``;
         2 needs an SVD and raises ``ValueError`` for them.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
+        >>> K = KronOperator(A, np.diag([4.0, 1.0]))
+        >>> bool(np.isclose(K.norm(), np.linalg.norm(K.toarray())))
+        True
+        >>> bool(np.isclose(K.norm(2), np.linalg.norm(K.toarray(), 2)))
+        True
         """
         if ord not in ("fro", 2, 1, np.inf, "inf"):
             raise ValueError(f"ord must be 'fro', 2, 1 or inf, got {ord!r}")
@@ -487,6 +607,17 @@ class KronOperator(Factorized, StructuredOperator):
 
         K has ∏ min(mⱼ, nⱼ) singular values, the products of the factors'; when that
         is fewer than min(M, N) the rest are zero and κ is infinite.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
+        >>> K = KronOperator(A, np.diag([4.0, 1.0]))
+        >>> bool(np.isclose(K.cond(), np.linalg.cond(K.toarray())))
+        True
+        >>> KronOperator(A, np.diag([1.0, 0.0])).cond()  # singular
+        inf
         """
         if math.prod(min(f.shape) for f in self._factors) < min(self.shape):
             return np.inf
@@ -504,6 +635,16 @@ class KronOperator(Factorized, StructuredOperator):
         ------
         numpy.linalg.LinAlgError
             Naming the first factor that is not Hermitian positive definite.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
+        >>> K = KronOperator(A, np.diag([4.0, 1.0]))
+        >>> L = K.cholesky().toarray()
+        >>> bool(np.allclose(L @ L.T, K.toarray()) and np.allclose(L, np.tril(L)))
+        True
         """
         Ls = []
         for f in self._work:
@@ -522,7 +663,19 @@ class KronOperator(Factorized, StructuredOperator):
         return KronOperator._from_factors(Ls)
 
     def pinv(self) -> KronOperator:
-        """Moore–Penrose pseudo-inverse ⊗Aⱼ⁺ (any shapes)."""
+        """Moore–Penrose pseudo-inverse ⊗Aⱼ⁺ (any shapes).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> K = KronOperator(np.array([[1.0, 2.0, 0.0], [0.0, 1.0, 1.0]]), np.eye(2))
+        >>> P = K.pinv()
+        >>> P.shape
+        (6, 4)
+        >>> bool(np.allclose(P.toarray(), np.linalg.pinv(K.toarray())))
+        True
+        """
         mats = self._each(lambda f: f.dense("pinv"), "pinv", square=False)
         return KronOperator._from_factors(
             [as_factor(np.linalg.pinv(a), j) for j, a in enumerate(mats)]
@@ -538,6 +691,18 @@ class KronOperator(Factorized, StructuredOperator):
         Returns
         -------
         numpy.ndarray, shape (N,) or (N, k)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> K = KronOperator(np.array([[1.0], [1.0]]), np.eye(2))
+        >>> b = np.array([1.0, 2.0, 3.0, 4.0])
+        >>> x = K.lstsq(b)
+        >>> print(x)
+        [2. 3.]
+        >>> bool(np.allclose(x, np.linalg.lstsq(K.toarray(), b, rcond=None)[0]))
+        True
         """
         b = check_rhs(b, self.shape[0])
         return self.pinv() @ b
@@ -559,7 +724,18 @@ class KronOperator(Factorized, StructuredOperator):
         return KronOperator._from_factors(out)
 
     def sqrt(self) -> KronOperator:
-        """Principal square root ⊗√Aⱼ (Hermitian positive semidefinite factors)."""
+        """Principal square root ⊗√Aⱼ (Hermitian positive semidefinite factors).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
+        >>> K = KronOperator(A, np.diag([4.0, 1.0]))
+        >>> S = K.sqrt().toarray()
+        >>> bool(np.allclose(S @ S, K.toarray()))
+        True
+        """
         return self._factor_function("sqrt", np.sqrt, allow_zero=True)
 
     def power(self, p: float) -> KronOperator:
@@ -567,6 +743,18 @@ class KronOperator(Factorized, StructuredOperator):
 
         Any integer p (negative needs invertible factors); real p for Hermitian
         positive definite factors.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
+        >>> K = KronOperator(A, np.diag([4.0, 1.0]))
+        >>> K3 = np.linalg.matrix_power(K.toarray(), 3)
+        >>> bool(np.allclose(K.power(3).toarray(), K3))
+        True
+        >>> bool(np.allclose(K.power(0.5).toarray(), K.sqrt().toarray()))
+        True
         """
         if float(p).is_integer():
             p = int(p)
@@ -584,6 +772,16 @@ class KronOperator(Factorized, StructuredOperator):
         exp does not factor over a Kronecker *product* (it does over a Kronecker
         sum), so the result is spectral: two Kronecker products and an O(N) scaling
         per application.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> from scipy.linalg import expm
+        >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
+        >>> K = KronOperator(A, np.diag([4.0, 1.0]))
+        >>> bool(np.allclose(K.expm() @ np.eye(4), expm(K.toarray())))
+        True
         """
         return self._spectral().apply(np.exp)
 
@@ -591,6 +789,16 @@ class KronOperator(Factorized, StructuredOperator):
         """Principal log(K) for Hermitian positive definite factors (lazy).
 
         log(⊗Aⱼ) = Σⱼ I⊗…⊗log Aⱼ⊗…⊗I, applied spectrally.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> from scipy.linalg import logm
+        >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
+        >>> K = KronOperator(A, np.diag([4.0, 1.0]))
+        >>> bool(np.allclose(K.logm() @ np.eye(4), logm(K.toarray())))
+        True
         """
         self._hpd_eigh("logm")
         return self.eigh().apply(np.log)
@@ -605,6 +813,20 @@ class KronOperator(Factorized, StructuredOperator):
         Returns
         -------
         KronPlusDiagonal
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
+        >>> K = KronOperator(A, np.diag([4.0, 1.0]))
+        >>> S = K.shift(0.5)
+        >>> b = np.arange(4.0)
+        >>> dense = K.toarray() + 0.5 * np.eye(4)
+        >>> bool(np.allclose(S.solve(b), np.linalg.solve(dense, b)))
+        True
+        >>> bool(np.isclose(S.logdet(), np.linalg.slogdet(dense)[1]))
+        True
         """
         got = _rules.add(self, _rules.ScaledIdentity(sigma, self.shape))
         if got is NotImplemented:

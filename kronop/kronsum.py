@@ -229,29 +229,82 @@ class KronSum(Factorized, StructuredOperator):
     # ----------------------------------------------------------------- basics
     @property
     def factors(self) -> tuple:
-        """The factors as the user gave them (integer arrays cast to float64)."""
+        """The factors as the user gave them (integer arrays cast to float64).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronSum
+        >>> A, B = np.array([[2.0, 1.0], [1.0, 3.0]]), np.diag([4.0, 5.0, 6.0])
+        >>> S = KronSum(A, B)
+        >>> len(S.factors), bool(np.array_equal(S.factors[1], B))
+        (2, True)
+        """
         return tuple(f.user for f in self._factors)
 
     @property
     def mass(self) -> tuple | None:
-        """The mass matrices as given (``None`` entries for identities), or None."""
+        """The mass matrices as given (``None`` entries for identities), or None.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronSum
+        >>> K = np.array([[2.0, -1.0], [-1.0, 2.0]])
+        >>> M = np.array([[4.0, 1.0], [1.0, 4.0]]) / 6
+        >>> print(KronSum(K, K).mass)
+        None
+        >>> S = KronSum(K, K, mass=(M, None))  # None: an identity mass matrix
+        >>> S.mass[0].shape, S.mass[1]
+        ((2, 2), None)
+        """
         if self._mass is None:
             return None
         return tuple(None if m is None else m.user for m in self._mass)
 
     @property
     def sigma(self):
-        """σ: the operator is the sum plus σI (plus σ·M₁⊗…⊗M_d with mass)."""
+        """σ: the operator is the sum plus σI (plus σ·M₁⊗…⊗M_d with mass).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronSum
+        >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
+        >>> S = KronSum(A, A).shift(0.5)
+        >>> print(S.sigma)
+        0.5
+        >>> dense = np.kron(A, np.eye(2)) + np.kron(np.eye(2), A) + 0.5 * np.eye(4)
+        >>> bool(np.allclose(S.toarray(), dense))
+        True
+        """
         return self._shift
 
     @property
     def grid_shape(self) -> tuple[int, ...]:
-        """(n₁, …, n_d): the tensor shape a vector is reshaped to."""
+        """(n₁, …, n_d): the tensor shape a vector is reshaped to.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronSum
+        >>> S = KronSum(np.eye(2), np.eye(3), np.eye(4))
+        >>> S.grid_shape, S.shape
+        ((2, 3, 4), (24, 24))
+        """
         return self._ns
 
     @property
     def ndim_factors(self) -> int:
-        """Number of factors d."""
+        """Number of factors d.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronSum
+        >>> KronSum(np.eye(2), np.eye(3), np.eye(4)).ndim_factors
+        3
+        """
         return len(self._factors)
 
     def _args(self) -> tuple:
@@ -278,6 +331,15 @@ class KronSum(Factorized, StructuredOperator):
         numpy.ndarray
             ``Σⱼ kron(M₁, …, Aⱼ, …, M_d) + σ·kron(M₁, …, M_d)`` (identities for
             absent mass matrices), shape ``self.shape``, dtype ``self.dtype``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronSum
+        >>> A, B = np.array([[1.0, 2.0], [0.0, 3.0]]), np.array([[5.0]])
+        >>> print(KronSum(A, B).toarray())
+        [[6. 2.]
+         [0. 8.]]
         """
         d = len(self._factors)
         masses = self._mass or (None,) * d
@@ -347,6 +409,14 @@ class KronSum(Factorized, StructuredOperator):
         Returns
         -------
         KronSum
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronSum
+        >>> S = KronSum(np.array([[1.0, 1j], [0.0, 2.0]]), np.eye(2))
+        >>> bool(np.allclose(S.conj().toarray(), S.toarray().conj()))
+        True
         """
         if self.dtype.kind != "c":
             return self
@@ -500,6 +570,17 @@ class KronSum(Factorized, StructuredOperator):
         -------
         KronEigen
             As :meth:`eigh`; ``V`` need not be unitary (``inverse`` holds ⊗Vⱼ⁻¹).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronSum
+        >>> A = np.array([[3.0, 1.0], [0.0, 2.0]])  # not symmetric
+        >>> S = KronSum(A, A)
+        >>> w, V = S.eig()
+        >>> Vd = V.toarray()
+        >>> bool(np.allclose(S.toarray() @ Vd, Vd * np.asarray(w)))
+        True
         """
         dec = self._eigen()
         dec.warn_vectors("eig()")
@@ -556,6 +637,17 @@ class KronSum(Factorized, StructuredOperator):
         Returns
         -------
         KronEigen
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronSum
+        >>> K = np.array([[2.0, -1.0], [-1.0, 2.0]])
+        >>> M = np.array([[4.0, 1.0], [1.0, 4.0]]) / 6
+        >>> S = KronSum(K, K, mass=(M, M))
+        >>> b = np.arange(4.0)
+        >>> bool(np.allclose(S.toarray() @ S.decomposition().solve(b), b))
+        True
         """
         if self._wm is None:
             return self._eigen()
@@ -762,6 +854,16 @@ class KronSum(Factorized, StructuredOperator):
         Returns
         -------
         numpy.ndarray
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop.gallery import laplacian
+        >>> L = laplacian((4, 5), bc="periodic")  # singular: constants
+        >>> b = np.arange(20.0)  # not in the range of L
+        >>> x = L.lstsq(b)
+        >>> bool(np.allclose(x, np.linalg.pinv(L.toarray()) @ b))
+        True
         """
         self._require_no_mass("lstsq")
         return self._eigen().lstsq(b)
@@ -856,6 +958,17 @@ class KronSum(Factorized, StructuredOperator):
         largest singular value by ``scipy.sparse.linalg.svds`` to machine
         precision. NaN and inf entries propagate into ``"fro"``, 1 and ∞, as in
         ``numpy.linalg.norm``; 2 raises ``ValueError`` for them.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronSum
+        >>> A = np.array([[2.0, 1.0], [1.0, 3.0]])
+        >>> S = KronSum(A, np.diag([4.0, 5.0, 6.0]))
+        >>> bool(np.isclose(S.norm(), np.linalg.norm(S.toarray())))
+        True
+        >>> bool(np.isclose(S.norm(2), np.linalg.norm(S.toarray(), 2)))
+        True
         """
         if ord not in ("fro", 2, 1, np.inf, "inf"):
             raise ValueError(f"ord must be 'fro', 2, 1 or inf, got {ord!r}")

@@ -516,7 +516,18 @@ class SampledKron(StructuredOperator):
         self._space = _engine.numpy_kernels.Workspace()
 
     def clear_workspace(self) -> None:
-        """Free the work buffers kept between products (they regrow on use)."""
+        """Free the work buffers kept between products (they regrow on use).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator, SampledKron
+        >>> S = SampledKron(KronOperator(np.eye(3), np.ones((2, 2))), rows=[0, 5])
+        >>> y = S @ np.ones(6)
+        >>> S.clear_workspace()
+        >>> bool(np.allclose(S @ np.ones(6), y))
+        True
+        """
         self._space.clear()
         self.kron.clear_workspace()
 
@@ -533,12 +544,34 @@ class SampledKron(StructuredOperator):
     # ------------------------------------------------------------- basics
     @property
     def rows(self) -> np.ndarray | None:
-        """The selected rows as flat read-only int64 indices (None: all)."""
+        """The selected rows as flat read-only int64 indices (None: all).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator, SampledKron
+        >>> K = KronOperator(np.ones((2, 2)), np.eye(3))
+        >>> S = SampledKron(K, rows=(np.array([1, 0]), np.array([2, 0])))  # per factor
+        >>> S.rows  # flat, in numpy.kron order: 1·3 + 2, 0·3 + 0
+        array([5, 0])
+        >>> print(SampledKron(K, cols=[1]).rows)
+        None
+        """
         return None if self._rsel is None else self._rsel.flat
 
     @property
     def cols(self) -> np.ndarray | None:
-        """The selected columns as flat read-only int64 indices (None: all)."""
+        """The selected columns as flat read-only int64 indices (None: all).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator, SampledKron
+        >>> K = KronOperator(np.ones((2, 2)), np.eye(3))
+        >>> mask = np.array([True, False, False, False, True, False])
+        >>> SampledKron(K, cols=mask).cols
+        array([0, 4])
+        """
         return None if self._csel is None else self._csel.flat
 
     def _args(self) -> tuple:

@@ -176,7 +176,19 @@ class KronPlusDiagonal(Factorized, StructuredOperator):
         return self.kron, KronOperator(*mats) * self.sigma
 
     def toarray(self) -> np.ndarray:
-        """The dense matrix (for checking)."""
+        """The dense matrix (for checking).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> A = np.array([[2.0, 1.0], [1.0, 2.0]])
+        >>> D = KronOperator(np.diag([1.0, 2.0]), np.diag([3.0, 4.0]))
+        >>> S = KronOperator(A, A) + D  # K + 1·D
+        >>> dense = np.kron(A, A) + np.diag(np.kron([1.0, 2.0], [3.0, 4.0]))
+        >>> bool(np.allclose(S.toarray(), dense))
+        True
+        """
         out = self.kron.toarray().astype(self.dtype)
         if self._D is None:
             out[np.diag_indices_from(out)] += self.sigma
@@ -190,6 +202,17 @@ class KronPlusDiagonal(Factorized, StructuredOperator):
         For ``K + σI`` this is K's eigendecomposition shifted by σ (``eigh`` when
         every factor is Hermitian). For ``K + σD`` it is the congruence W(Λ+σ)Wᴴ of
         the class notes (not an eigendecomposition of A).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator, KronPlusDiagonal
+        >>> A = np.array([[2.0, 1.0], [1.0, 2.0]])
+        >>> d1, d2 = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+        >>> S = KronPlusDiagonal(KronOperator(A, A), 0.5, [d1, d2])  # K + 0.5·D
+        >>> b = np.arange(4.0)
+        >>> bool(np.allclose(S.toarray() @ S.decomposition().solve(b), b))
+        True
         """
         return self.factorization()
 
@@ -230,7 +253,18 @@ class KronPlusDiagonal(Factorized, StructuredOperator):
         )
 
     def inv(self):
-        """The inverse as a lazy operator."""
+        """The inverse as a lazy operator.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> A = np.array([[2.0, 1.0], [1.0, 2.0]])
+        >>> S = KronOperator(A, A).shift(0.5)
+        >>> x = np.arange(4.0)
+        >>> bool(np.allclose(S.inv() @ (S @ x), x))
+        True
+        """
         return super().inv()
 
     def _eigen_of_shift(self, method: str) -> KronEigen:
@@ -270,7 +304,19 @@ class KronPlusDiagonal(Factorized, StructuredOperator):
         return self._eigen_of_shift("eigh")
 
     def eigvals(self, k: int | None = None, which: str = "LA") -> np.ndarray:
-        """Eigenvalues of ``K + σI`` (all, or k extreme ones); not offered for K + σD."""
+        """Eigenvalues of ``K + σI`` (all, or k extreme ones); not offered for K + σD.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronOperator
+        >>> A = np.array([[2.0, 1.0], [1.0, 2.0]])  # eigenvalues 1 and 3
+        >>> S = KronOperator(A, A).shift(0.5)
+        >>> print(S.eigvals())
+        [1.5 3.5 3.5 9.5]
+        >>> print(S.eigvals(2, "SA"))
+        [1.5 3.5]
+        """
         if self.diagonals is not None:
             raise ValueError("eigvals() is offered for K + σI, not for K + σD")
         return self.decomposition().eigvals(k, which)
