@@ -1047,12 +1047,10 @@ class KronEigen(Factorization):
         got = self._memo.get("shifted")
         if got is not None and got[0] == key:
             return got[1]
-        base, a, c = self.values.shifted(shift).null_bound()
-        v = w + shift
-        tol = c if base is None else a * base + c
-        if _engine.any_null(v, tol):
+        bound = self.values.shifted(shift).null_bound()
+        v = _engine.shifted_reciprocal(w, shift, bound)
+        if v is None:
             return None
-        v = np.reciprocal(v, out=v)
         v.setflags(write=False)
         self._memo["shifted"] = (key, v)
         return v

@@ -83,6 +83,7 @@ __all__ = [
     "reciprocal",
     "scale_rows",
     "scaled_copy",
+    "shifted_reciprocal",
     "solve_batched",
     "through_spectrum",
     "tri_solve",
@@ -329,6 +330,11 @@ def scale_rows(y, w, shift=0, divide: bool = False) -> None:
 def divide_rows(y, w, shift, bound):
     """``y[i] /= w[i] + shift`` in place; null rows (see the kernel) are zeroed."""
     return kernels_for(y).divide_rows(y, w, shift, bound)
+
+
+def shifted_reciprocal(w, shift, bound):
+    """``1/(w + shift)`` (a new array), or None when some value is null (see divide_rows)."""
+    return kernels_for(w).shifted_reciprocal(w, shift, bound)
 
 
 def affine(x, a, b):

@@ -584,6 +584,24 @@ def divide_rows(y: np.ndarray, w: np.ndarray, shift, bound) -> np.ndarray | None
     return null2
 
 
+def shifted_reciprocal(w: np.ndarray, shift, bound) -> np.ndarray | None:
+    """``1/(w + shift)`` as a new array, or None when some value is null.
+
+    ``bound`` as in :func:`divide_rows`; formed chunk by chunk, so no N-sized
+    temporary besides the result.
+    """
+    base, a, b = bound
+    out = np.empty(w.shape, np.result_type(w, shift))
+    for i in range(0, w.shape[0], CHUNK):
+        vc = out[i : i + CHUNK]
+        np.add(w[i : i + CHUNK], shift, out=vc)
+        tol = b if base is None else a * base[i : i + CHUNK] + b
+        if np.any(np.abs(vc) <= tol):
+            return None
+        np.reciprocal(vc, out=vc)
+    return out
+
+
 def finish(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """A result in its dtype: the real part when the dtype is real, cast if needed."""
     if dtype.kind == "f" and np.iscomplexobj(x):
