@@ -511,6 +511,19 @@ def _input(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=dtype).reshape(-1)
 
 
+def _fused_shape(factors, x) -> tuple[int, int, int] | None:
+    """The result's shape (B, M, K), or None when nothing should be fused.
+
+    None when the compiled kernels are off, or the input or the result is empty
+    (the numpy kernel returns those).
+    """
+    if not jit.enabled() or x.size == 0:
+        return None
+    B, _N, K = x.shape
+    M = math.prod(f.shape[0] for f in factors)
+    return (B, M, K) if B * M * K > 0 else None
+
+
 def apply_product(factors, x, cache, dtype=None):
     r"""(A₁⊗…⊗A_d) x in a few fused passes, or None when BLAS passes are faster.
 
@@ -565,12 +578,10 @@ def apply_product(factors, x, cache, dtype=None):
     >>> y is None or bool(np.allclose(y[0], dense @ x[0]))
     True
     """
-    if not jit.enabled():
+    shape = _fused_shape(factors, x)
+    if shape is None:
         return None
-    B, _N, K = x.shape
-    M = math.prod(f.shape[0] for f in factors)
-    if x.size == 0 or B * M * K == 0:
-        return None  # nothing to fuse: the numpy kernel returns the empty result
+    B, M, K = shape
     if dtype is None:
         dtype = np.result_type(*(f.dtype for f in factors))
     dtype = compute_dtype(dtype, x.dtype)
@@ -635,12 +646,10 @@ def apply_spectral(inverse, weights, vectors, x, cache, dtype):
     >>> y is None or bool(np.allclose(y[0], Q @ (w[:, None] * (Q.T @ x[0]))))
     True
     """
-    if not jit.enabled():
+    shape = _fused_shape(vectors, x)
+    if shape is None:
         return None
-    B, _N, K = x.shape
-    M = math.prod(f.shape[0] for f in vectors)
-    if x.size == 0 or B * M * K == 0:
-        return None
+    B, M, K = shape
     dt = compute_dtype(dtype, x.dtype, weights.dtype)
     first = cache.sub("inverse").plan(
         ("fused", B, K, dt), lambda _runs: _build(inverse, B, K, dt)
