@@ -49,6 +49,11 @@ from scipy.sparse.linalg import cg
 
 import kronop
 from kronop import KronSum
+
+try:
+    from benchmarks.timing import interleaved as _interleaved
+except ImportError:  # run as a script: benchmarks/ is on sys.path
+    from timing import interleaved as _interleaved
 from kronop.gallery import laplacian
 
 RTOL = 1e-8
@@ -219,19 +224,6 @@ def random_tridiagonal(n: int, rng) -> sp.csr_array:
         [-rng.random(n - 1), 2 + rng.random(n), -rng.random(n - 1)],
         offsets=[-1, 0, 1],
     ).tocsr()
-
-
-def _interleaved(fns: dict, reps: int) -> dict:
-    """Least time of each callable, the calls interleaved round by round."""
-    for fn in fns.values():
-        fn()
-    best = dict.fromkeys(fns, float("inf"))
-    for _ in range(reps):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - t0)
-    return best
 
 
 def matvec_rows(ns=(16, 32, 64, 128), quick: bool = False) -> list[str]:

@@ -37,6 +37,7 @@ import scipy.sparse.linalg as spla
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.bench_blockdiag import loop_matmat, make_stack
+from benchmarks.timing import interleaved
 from kronop.blockdiag import BlockDiag
 
 
@@ -46,20 +47,6 @@ def fmt(seconds: float) -> str:
     if seconds < 1:
         return f"{seconds * 1e3:.2f} ms"
     return f"{seconds:.2f} s"
-
-
-def interleaved(fns: dict, reps: int, warm: bool = True) -> dict:
-    """Minimum seconds per named callable, the callables run in turn per repetition."""
-    if warm:
-        for fn in fns.values():
-            fn()
-    best = dict.fromkeys(fns, np.inf)
-    for _ in range(reps):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - t0)
-    return best
 
 
 def back_to_back(fns: dict, reps: int) -> dict:

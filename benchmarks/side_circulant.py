@@ -26,7 +26,6 @@ import argparse
 import os
 import platform
 import sys
-import time
 
 import numpy as np
 import scipy
@@ -36,6 +35,7 @@ import scipy.ndimage as ndi
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.bench_circulant import make_blocks, numpy_fft_matvec, numpy_fft_solve
+from benchmarks.timing import interleaved
 from kronop.circulant import BlockCirculant
 
 
@@ -45,19 +45,6 @@ def fmt(seconds: float) -> str:
     if seconds < 1:
         return f"{seconds * 1e3:.2f} ms"
     return f"{seconds:.2f} s"
-
-
-def interleaved(fns: dict, reps: int) -> dict:
-    """Minimum seconds per named callable, the callables run in turn per repetition."""
-    for fn in fns.values():
-        fn()  # warm-up
-    best = dict.fromkeys(fns, np.inf)
-    for _ in range(reps):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - t0)
-    return best
 
 
 def rel(a, b) -> float:

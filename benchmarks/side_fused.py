@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import random
 import sys
 import time
 
@@ -41,6 +40,7 @@ from benchmarks.compare import (
     flop_count,
     make_factors,
 )
+from benchmarks.timing import interleaved
 from kronop._engine import fused_product
 from kronop.kron import KronOperator
 from kronop.kronsum import KronSum
@@ -68,21 +68,6 @@ def dgemm_rate(clock, n: int = 1500) -> float:
         np.matmul(a, a, out=out)
         best = min(best, clock() - t0)
     return 2.0 * n**3 / best / 1e9
-
-
-def interleaved(impls: dict, reps: int, clock) -> dict:
-    best = dict.fromkeys(impls, math.inf)
-    for fn in impls.values():
-        fn()
-        fn()
-    for _ in range(reps):
-        names = list(impls)
-        random.shuffle(names)
-        for name in names:
-            t0 = clock()
-            impls[name]()
-            best[name] = min(best[name], clock() - t0)
-    return best
 
 
 def product_table(cases, reps, clock, gflops) -> None:
@@ -118,7 +103,9 @@ def product_table(cases, reps, clock, gflops) -> None:
                 "tensordot": lambda td=td, x=x: td(x),
             },
             reps,
+            2,
             clock,
+            shuffle=True,
         )
         loop = min(best["shuffle"], best["tensordot"])
         fl = flop_count(case.shapes, case.k) / 1e9
@@ -152,7 +139,9 @@ def solve_table(reps, clock) -> None:
             return eig.solve(b)
 
         assert np.allclose(fused(), chain(), rtol=1e-9, atol=1e-12)
-        best = interleaved({"fused": fused, "numpy": chain}, reps, clock)
+        best = interleaved(
+            {"fused": fused, "numpy": chain}, reps, 2, clock, shuffle=True
+        )
         label = f"d={d} n={n}" + (f" k={k}" if k > 1 else "")
         print(
             f"| {label} | {best['fused'] * 1e3:.2f} | {best['numpy'] * 1e3:.2f} "

@@ -33,6 +33,7 @@ from scipy.sparse.linalg import cg
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.bench_sums import assembled, make_terms, solve_case
+from benchmarks.timing import interleaved
 from kronop.sums import KronProductSum
 
 
@@ -44,28 +45,6 @@ def fmt(seconds: float | None) -> str:
     if seconds < 1:
         return f"{seconds * 1e3:.2f} ms"
     return f"{seconds:.2f} s"
-
-
-def interleaved(fns: dict, reps: int, warm: int = 1) -> dict:
-    """Minimum seconds per named callable, the callables run in turn per repetition.
-
-    ``warm`` calls of each come first (past the engine's re-planning after 8 and
-    64 uses, for the matvecs).
-    """
-    for fn in fns.values():
-        for _ in range(warm):
-            fn()
-    best = dict.fromkeys(fns, np.inf)
-    names = list(fns)
-    rng = np.random.default_rng(0)
-    for _ in range(reps):
-        # a shuffled order: whichever runs first after another's big sweep (the
-        # dense matrix) pays for cold caches and waking BLAS threads
-        for i in rng.permutation(len(names)):
-            t0 = time.perf_counter()
-            fns[names[i]]()
-            best[names[i]] = min(best[names[i]], time.perf_counter() - t0)
-    return best
 
 
 def matvec_table(reps: int) -> list[str]:
@@ -103,7 +82,7 @@ def matvec_table(reps: int) -> list[str]:
                     label = "dense (does not fit)"
                 ref = S.toarray() @ x if N <= 4000 else naive()
                 assert np.allclose(S @ x, ref)
-                t = interleaved(fns, reps, warm=70)
+                t = interleaved(fns, reps, warm=70, shuffle=True)
                 tm = t.get("matrix")
                 ratio = "—" if tm is None else f"{tm / t['kronop']:.2f}"
                 lines.append(
@@ -145,6 +124,7 @@ def solve_table(reps: int, big: bool) -> list[str]:
     t = interleaved(
         {"direct (warm)": warm, "direct (cold)": cold, "cg": run_cg, "dense LU": lu},
         reps,
+        shuffle=True,
     )
     keys = {
         "direct (warm)": "warm",
@@ -164,7 +144,9 @@ def solve_table(reps: int, big: bool) -> list[str]:
         t0 = time.perf_counter()
         x = S.solve(b)
         t_cold = time.perf_counter() - t0
-        t_warm = interleaved({"warm": lambda S=S, b=b: S.solve(b)}, max(1, reps // 2))
+        t_warm = interleaved(
+            {"warm": lambda S=S, b=b: S.solve(b)}, max(1, reps // 2), shuffle=True
+        )
         res = _rel(S, x, b)
         lines.append(
             f"| d{d}n{n} | {S.shape[0]} | direct (warm) | {fmt(t_warm['warm'])} | "
