@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.sparse.linalg import LinearOperator
 
-from . import _engine, _rules
+from . import _engine, _lazy, _rules
 from ._compat import SCIPY_STACKS, restore_state
 
 __all__ = [
@@ -152,6 +152,10 @@ class StructuredOperator(LinearOperator):
         """The tensor shape an input vector is reshaped to (for error hints)."""
         return None
 
+    def _output_grid(self) -> tuple[int, ...] | None:
+        """The tensor shape of a result (a grid-shaped dask input keeps it)."""
+        return None
+
     def _shape_error(self, x, n: int, side: str) -> ValueError:
         shape = tuple(np.shape(x))
         grid = self._input_grid() if side == "input" else None
@@ -190,21 +194,29 @@ class StructuredOperator(LinearOperator):
 
     def matvec(self, x):
         """``A @ x`` for a vector ``x`` of shape (N,) (scipy's ``matvec``)."""
+        if _engine.is_lazy(x):
+            return _lazy.lazy_apply(self, x, "vector", "input")
         self._check_operand(x, self.shape[1], "input", False)
         return super().matvec(x)
 
     def matmat(self, X):
         """``A @ X`` for a block ``X`` of shape (N, k) (scipy's ``matmat``)."""
+        if _engine.is_lazy(X):
+            return _lazy.lazy_apply(self, X, "block", "input")
         self._check_operand(X, self.shape[1], "input", True)
         return super().matmat(X)
 
     def rmatvec(self, x):
         """``Aᴴ @ x`` for a vector ``x`` of shape (M,) (scipy's ``rmatvec``)."""
+        if _engine.is_lazy(x):
+            return _lazy.lazy_apply(self, x, "vector", "adjoint's input")
         self._check_operand(x, self.shape[0], "adjoint's input", False)
         return super().rmatvec(x)
 
     def rmatmat(self, X):
         """``Aᴴ @ X`` for a block ``X`` of shape (M, k) (scipy's ``rmatmat``)."""
+        if _engine.is_lazy(X):
+            return _lazy.lazy_apply(self, X, "block", "adjoint's input")
         self._check_operand(X, self.shape[0], "adjoint's input", True)
         return super().rmatmat(X)
 
@@ -319,6 +331,8 @@ class StructuredOperator(LinearOperator):
             return self._scaled(_scalar(x))
         if isinstance(x, np.ndarray):
             self._check_operand(x, self.shape[1], "input", None)
+        elif _engine.is_lazy(x):  # before scipy's asanyarray gathers it
+            return _lazy.lazy_apply(self, x, "any", "input")
         if isinstance(x, LinearOperator):
             if x.shape[0] != self.shape[1]:
                 raise ValueError(
@@ -427,6 +441,10 @@ class Factorization:
         """``(sign, log|det A|)`` as ``numpy.linalg.slogdet``."""
         raise NotImplementedError
 
+    def grid(self) -> tuple[int, ...] | None:
+        """The tensor shape of a right-hand side (None: only flat vectors)."""
+        return None
+
 
 class Factorized:
     """Mixin: ``solve``/``inv``/determinants from the operator's one factorization.
@@ -460,8 +478,21 @@ class Factorized:
         numpy.ndarray
             Same shape as ``b``.
         """
+        if _engine.is_lazy(b):
+            return self._lazy_solve(b, self.factorization().solve)
         b = check_rhs(b, self.shape[0])
         return self.factorization().solve(b)
+
+    def _lazy_solve(self, b, solve):
+        """``solve`` on a dask right-hand side (flat or on the grid), lazily."""
+        n = self.shape[0]
+        return _lazy.lazy_solve(
+            lambda r: solve(check_rhs(r, n)),
+            b,
+            n,
+            self._output_grid(),
+            _lazy.describe_rhs(n),
+        )
 
     def inv(self) -> LinearOperator:
         """The inverse as a lazy operator (cached).

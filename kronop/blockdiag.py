@@ -245,7 +245,12 @@ class _Stack(_Part):
     def apply(self, x: np.ndarray, dtype) -> np.ndarray:
         dtype = np.dtype(dtype)
         x = _engine.cast(x, dtype)
-        if dtype.kind == "c" and self.dtype.kind != "c" and x.flags.c_contiguous:
+        if (
+            dtype.kind == "c"
+            and self.dtype.kind != "c"
+            and isinstance(x, np.ndarray)
+            and x.flags.c_contiguous
+        ):
             # a real stack on a complex block: its real and imaginary parts are
             # interleaved columns of one real block, so one real batched matmul
             # (half the flops of a complex one, no complex copy of the stack)
@@ -472,6 +477,8 @@ class _StackSolver:
     def solve(self, slab: np.ndarray, dtype) -> np.ndarray:
         """``slab`` (1, k·m, K) → the solutions, same shape, in ``dtype``."""
         K = slab.shape[-1]
+        if _engine.is_lazy(slab):  # a dask slab: batched LU inside its tasks
+            return _engine.solve_batched(self._as("a", self.a, dtype), slab, dtype)
         if self.inv is None and not self.used:
             self.used = True
             try:

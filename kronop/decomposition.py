@@ -28,7 +28,7 @@ from scipy.linalg import LinAlgWarning
 from scipy.sparse.linalg import LinearOperator
 from scipy.sparse.linalg._interface import _ScaledLinearOperator
 
-from . import _engine
+from . import _engine, _lazy
 from ._base import (
     Factorization,
     StructuredOperator,
@@ -284,6 +284,52 @@ class KronEigenvalues(EigenvalueVector):
                 base = _engine.kron_terms(terms, np.float64)
             base.setflags(write=False)
             self._store["error_base"] = base
+        return base, a, a * abs(self.shift)
+
+    def block(self, ranges) -> np.ndarray:
+        """The values on one block of the grid, shift included (grid-shaped).
+
+        ``ranges`` holds one ``(start, stop)`` per factor; the result has shape
+        ``(stop₁ − start₁, …)`` and costs only its own size.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import KronEigenvalues
+        >>> s = KronEigenvalues([np.array([1.0, 2.0]), np.array([10.0, 20.0])], "sum")
+        >>> print(s.block([(1, 2), (0, 2)]))
+        [[12. 22.]]
+        """
+        vals = _on_block(self.factors, self.combine, ranges)
+        return vals + self.shift if self.shift != 0 else vals
+
+    def null_bound_block(self, ranges) -> tuple:
+        """:meth:`null_bound` on one block of the grid: ``(base, a, b)``.
+
+        ``base`` is None or grid-shaped like :meth:`block`; the policy is the same.
+        """
+        d = len(self.factors)
+        eps = float(np.finfo(_engine.compute_dtype(*self.factors)).eps)
+        a = d * eps
+        mags = [float(np.max(np.abs(f))) if f.size else 0.0 for f in self.factors]
+        if self.combine == "sum" and not any(self.exact):
+            return None, a, a * (sum(mags) + abs(self.shift))
+        absf = [
+            np.abs(f[r0:r1]) for f, (r0, r1) in zip(self.factors, ranges, strict=True)
+        ]
+        errs = [
+            absf[j] if self.exact[j] else np.full(len(absf[j]), mags[j])
+            for j in range(d)
+        ]
+        whole = [(0, len(v)) for v in absf]
+        if self.combine == "sum":
+            base = _on_block(errs, "sum", whole)
+        else:
+            base = 0
+            for j in range(d):
+                vectors = list(absf)
+                vectors[j] = errs[j]
+                base = base + _on_block(vectors, "product", whole)
         return base, a, a * abs(self.shift)
 
     def null_tolerance(self):
@@ -608,6 +654,12 @@ class SolveOperator(StructuredOperator):
     def _args(self) -> tuple:
         return (self.factorization,)
 
+    def _input_grid(self) -> tuple[int, ...] | None:
+        return getattr(self.factorization, "grid", lambda: None)()
+
+    def _output_grid(self) -> tuple[int, ...] | None:
+        return getattr(self.factorization, "grid", lambda: None)()
+
     def _apply(self, x: np.ndarray) -> np.ndarray:
         B, _, K = x.shape
         b = _engine.as_columns(x)
@@ -628,6 +680,38 @@ class SolveOperator(StructuredOperator):
         return SolveOperator(
             self.factorization.transpose(), self.shape[::-1], self.dtype, self.pseudo
         )
+
+
+def _on_block(vectors, how: str, ranges) -> np.ndarray:
+    """All sums or products of one entry per vector, on a block of the grid."""
+    op = np.multiply if how == "product" else np.add
+    d = len(vectors)
+    out: Any = None
+    for j, (v, (r0, r1)) in enumerate(zip(vectors, ranges, strict=True)):
+        shape = [1] * d
+        shape[j] = r1 - r0
+        part = np.asarray(v[r0:r1]).reshape(shape)
+        out = part if out is None else op(out, part)
+    return out
+
+
+def _reciprocal_block(values: KronEigenvalues, unitary: bool, ranges) -> np.ndarray:
+    """1/w on one block of the eigenvalue grid; 0 on the null space (unitary V).
+
+    Runs inside a dask task: a null value with a non-unitary V raises there.
+    """
+    w = values.block(ranges)
+    base, a, b = values.null_bound_block(ranges)
+    null = np.abs(w) <= (b if base is None else a * base + b)
+    if not null.any():
+        return 1 / w
+    if not unitary:
+        raise np.linalg.LinAlgError(
+            "the operator is singular: an eigenvalue is zero to working precision"
+        )
+    out = 1 / np.where(null, 1, w)
+    out[null] = 0
+    return out
 
 
 class KronEigen(Factorization):
@@ -974,6 +1058,8 @@ class KronEigen(Factorization):
         )
 
     def _spectral_solve(self, b: np.ndarray, shift, warn: bool) -> np.ndarray:
+        if _engine.is_lazy(b):
+            return self._lazy_spectral_solve(b, shift)
         w = self.values.full()
         dtype = _engine.compute_dtype(self.dtype, b.dtype, shift)
         chains = self._kron_chains()
@@ -1010,6 +1096,70 @@ class KronEigen(Factorization):
                 if warn:
                     self._warn_incompatible(null2, b)
         return _engine.finish(self.vectors @ y, dtype)
+
+    def grid(self) -> tuple[int, ...] | None:
+        """The eigenvalue grid's shape ``(n₁, …, n_d)`` (None when not a grid).
+
+        A dask right-hand side may have this shape (see :mod:`kronop.dask`).
+
+        Examples
+        --------
+        >>> from kronop import laplacian
+        >>> laplacian((3, 4)).eigh().grid()
+        (3, 4)
+        """
+        if isinstance(self.values, KronEigenvalues):
+            return tuple(len(f) for f in self.values.factors)
+        return None
+
+    def _lazy_spectral_solve(self, b, shift):
+        """The spectral solve of a dask right-hand side, as a lazy dask array.
+
+        The reciprocals 1/(w + shift) are computed per block of the grid inside
+        the tasks (the N-vector is never formed); null values give 0 (unitary V)
+        or a ``LinAlgError`` when the result is computed.
+        """
+        chains = self._kron_chains()
+        values = self.values
+        if chains is None or not isinstance(values, KronEigenvalues):
+            raise TypeError(
+                "solve() on a dask array needs a Kronecker eigendecomposition "
+                "(V = V₁⊗…⊗V_d and eigenvalues on a grid); this one is a "
+                f"{type(values).__name__} with V a {type(self.vectors).__name__}: "
+                "compute the right-hand side first (b.compute())"
+            )
+        from ._engine import dask_kernels
+
+        shifted = values.shifted(shift) if shift != 0 else values
+        # a fresh copy: the tasks carry the factors' values, never the N-vectors
+        light = KronEigenvalues(
+            list(shifted.factors), shifted.combine, shifted.shift, shifted.exact
+        )
+        wdtype = np.result_type(_engine.compute_dtype(*light.factors), light.shift)
+        weights = dask_kernels.GridWeights(
+            partial(_reciprocal_block, light, self.unitary),
+            wdtype,
+            dask_kernels.token_of(
+                "kron-reciprocal",
+                light.factors,
+                light.combine,
+                light.shift,
+                light.exact,
+                self.unitary,
+            ),
+        )
+        dtype = _engine.compute_dtype(self.dtype, b.dtype, shift)
+        cache = self._memo.get("engine")
+        if cache is None:
+            cache = self._memo.setdefault("engine", _engine.EngineCache())
+        N = b.shape[0]
+        K = b.shape[1] if b.ndim == 2 else 1
+        work = np.result_type(self.inverse.dtype, self.vectors.dtype)
+        y = _engine.apply_spectral(
+            chains[0], weights, chains[1], b.reshape(1, N, K), cache, work
+        )
+        y = y.reshape(y.shape[1]) if b.ndim == 1 else y[0]
+        return _engine.finish(y, dtype)
 
     def _kron_chains(self):
         """``(inverse factors, vector factors)`` when V⁻¹ and V are Kronecker products."""
@@ -1109,6 +1259,16 @@ class KronEigen(Factorization):
         >>> bool(np.allclose(dec.solve(b), np.linalg.solve(K.toarray(), b)))
         True
         """
+        if _engine.is_lazy(b):
+            self._check_cond("solve()")
+            n = self.shape[0]
+            return _lazy.lazy_solve(
+                lambda r: self._spectral_solve(check_rhs(r, n), shift, warn=True),
+                b,
+                n,
+                self.grid(),
+                _lazy.describe_rhs(n),
+            )
         b = check_rhs(b, self.shape[0])
         self._check_cond("solve()")
         return self._spectral_solve(b, shift, warn=True)

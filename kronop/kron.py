@@ -170,6 +170,9 @@ class KronOperator(Factorized, StructuredOperator):
     def _input_grid(self) -> tuple[int, ...]:
         return tuple(f.shape[1] for f in self._factors)
 
+    def _output_grid(self) -> tuple[int, ...]:
+        return tuple(f.shape[0] for f in self._factors)
+
     def __repr__(self) -> str:
         inner = " ⊗ ".join(f.describe() for f in self._factors)
         return f"KronOperator({inner}, dtype={self.dtype})"

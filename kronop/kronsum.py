@@ -313,6 +313,9 @@ class KronSum(Factorized, StructuredOperator):
     def _input_grid(self) -> tuple[int, ...]:
         return self._ns
 
+    def _output_grid(self) -> tuple[int, ...]:
+        return self._ns
+
     def __repr__(self) -> str:
         inner = " ⊕ ".join(f.describe() for f in self._factors)
         extra = ""
@@ -790,6 +793,8 @@ class KronSum(Factorized, StructuredOperator):
         >>> bool(np.allclose(S.solve(b, method="schur"), x))
         True
         """
+        if _engine.is_lazy(b):
+            return self._lazy_solve(b, self._factorization_for(method).solve)
         b = check_rhs(b, self.shape[0])
         return self._factorization_for(method).solve(b)
 

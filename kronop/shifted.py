@@ -115,6 +115,12 @@ class KronPlusDiagonal(Factorized, StructuredOperator):
     def _args(self) -> tuple:
         return (self.kron, self.sigma, self._D)
 
+    def _input_grid(self) -> tuple[int, ...]:
+        return self.kron._input_grid()
+
+    def _output_grid(self) -> tuple[int, ...]:
+        return self.kron._output_grid()
+
     def _scaled(self, alpha) -> KronPlusDiagonal:
         """α(K + σD) = (αK) + (ασ)D, still structured."""
         return KronPlusDiagonal(

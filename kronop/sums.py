@@ -174,6 +174,14 @@ class KronProductSum(Factorized, StructuredOperator):
     def _args(self) -> tuple:
         return self._terms
 
+    def _input_grid(self) -> tuple[int, ...] | None:
+        grids = {t._input_grid() for t in self._terms}
+        return grids.pop() if len(grids) == 1 else None
+
+    def _output_grid(self) -> tuple[int, ...] | None:
+        grids = {t._output_grid() for t in self._terms}
+        return grids.pop() if len(grids) == 1 else None
+
     def _init_transient(self) -> None:
         super()._init_transient()
         self._engine = _engine.EngineCache()

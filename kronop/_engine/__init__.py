@@ -35,15 +35,13 @@ pickled).
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from typing import Any
+import sys
 
 import numpy as np
 
 from . import fft_kernels, gather_kernels, jit, numpy_kernels
+from .cache import EngineCache
 from .gather_kernels import SegmentSum
-from .numpy_kernels import Workspace
 from .plan import compute_dtype
 
 __all__ = [
@@ -71,6 +69,7 @@ __all__ = [
     "finish",
     "frequency_product",
     "from_columns",
+    "is_lazy",
     "k_extreme",
     "k_extreme_grid",
     "kernels_for",
@@ -89,80 +88,18 @@ __all__ = [
     "tri_solve",
 ]
 
-#: plans kept per operator (one per input form: batch, width, layout, dtype)
-_PLANS_KEPT = 16
-
-
-class EngineCache:
-    """What the engine keeps for one operator between calls: plans and buffers.
-
-    Transient: an operator rebuilds it after unpickling, and :meth:`clear` frees
-    the buffers (they regrow on use).
-    """
-
-    def __init__(self) -> None:
-        self.plans: OrderedDict = OrderedDict()
-        self.workspace = Workspace()
-        self.split_workspace = Workspace()
-        self._subs: dict[Any, EngineCache] = {}
-        self._lock = threading.Lock()
-
-    def plan(self, key, build):
-        """The plan stored under ``key``, built on first use (a few kept).
-
-        ``build(runs)`` plans for ``runs`` products. A plan whose search was cut
-        short to keep the first product fast (``final`` false) is planned again
-        after 8, 64, 512, … uses with a budget that grows with them, so planning
-        stays a bounded share of the time the plan runs and a plan used often gets
-        the full search.
-        """
-        entry = self.plans.get(key)
-        if entry is None:
-            entry = [build(1), 0]
-            with self._lock:
-                self.plans[key] = entry
-                while len(self.plans) > _PLANS_KEPT:
-                    self.plans.popitem(last=False)
-            return entry[0]
-        entry[1] += 1
-        uses = entry[1]
-        if (
-            not getattr(entry[0], "final", True)
-            and uses & (uses - 1) == 0
-            and uses.bit_length() % 3 == 1
-            and uses > 1
-        ):
-            entry[0] = build(uses)
-        return entry[0]
-
-    def sub(self, key) -> EngineCache:
-        """A child cache (one per term of a sum of products, per block)."""
-        got = self._subs.get(key)
-        if got is None:
-            got = self._subs.setdefault(key, EngineCache())
-        return got
-
-    def clear(self) -> None:
-        """Free the work buffers."""
-        self.workspace.clear()
-        self.split_workspace.clear()
-        for s in self._subs.values():
-            s.clear()
-
-    def nbytes(self) -> int:
-        """Bytes held in work buffers."""
-        total = self.workspace.nbytes() + self.split_workspace.nbytes()
-        return total + sum(s.nbytes() for s in self._subs.values())
-
 
 def kernels_for(x):
     """The kernel module that runs plans on arrays like ``x``.
 
     numpy arrays (and everything ``np.asarray`` accepts) run on
     :mod:`kronop._engine.fused_kernels` when the compiled kernels are enabled
-    (:func:`jit.enabled`), else on :mod:`kronop._engine.numpy_kernels`; a backend
-    for another kind of array (dask) is chosen here, below every operator.
+    (:func:`jit.enabled`), else on :mod:`kronop._engine.numpy_kernels`; dask
+    arrays run on :mod:`kronop._engine.dask_kernels` (the distributed plan).
+    Backends are chosen here, below every operator.
     """
+    if type(x) is not np.ndarray and is_lazy(x):
+        return _dask_kernels()
     if jit.enabled():
         return _fused_kernels()
     return numpy_kernels
@@ -180,6 +117,24 @@ def _fused_kernels():
 
 
 _FUSED = None
+
+
+def is_lazy(x) -> bool:
+    """Whether ``x`` is a dask array (checked without importing dask)."""
+    mod = sys.modules.get("dask.array")
+    return mod is not None and isinstance(x, mod.Array)
+
+
+def _numpy_only(x, what: str) -> None:
+    """A door without a dask implementation refuses dask arrays (never gathers)."""
+    if is_lazy(x):
+        _dask_kernels().unsupported(what)
+
+
+def _dask_kernels():
+    from . import dask_kernels
+
+    return dask_kernels
 
 
 # ------------------------------------------------------------------ products
@@ -246,6 +201,7 @@ def solve_batched(stack, x, dtype):
 
 def through_spectrum(x, levels, n_in, n_out, real_op: bool, dtype, multiply):
     """A (multilevel) block-circulant product: FFT, ``multiply`` per frequency, iFFT."""
+    _numpy_only(x, "through_spectrum")
     return fft_kernels.through_spectrum(
         x, levels, n_in, n_out, real_op, dtype, multiply
     )
@@ -258,11 +214,13 @@ def frequency_product(S):
 
 def contract_rows(trick, mats, X, grid, space):
     """Rows of ⊗Aⱼ at sampled multi-indices times X (N, L), by the step plan."""
+    _numpy_only(X, "contract_rows")
     return gather_kernels.contract_rows(trick, mats, X, grid, space)
 
 
 def expand_cols(trick, mats, x, grid, space):
     """Columns of ⊗Aⱼ at sampled multi-indices times x (C, L): the adjoint."""
+    _numpy_only(x, "expand_cols")
     return gather_kernels.expand_cols(trick, mats, x, grid, space)
 
 
