@@ -474,3 +474,32 @@ def test_local_cluster(client, rng):
     want = K @ b.ravel()
     tol_close(got_y.ravel(), want, np.float64, 100)
     tol_close(got_z.ravel(), want, np.float64, 100)
+
+
+def test_banded_first_factor_needs_halos_only(rng):
+    band = sp.diags_array(
+        [rng.standard_normal(9), rng.standard_normal(10), rng.standard_normal(9)],
+        offsets=[-1, 0, 1],
+        format="csr",
+    )
+    K = KronOperator(band, rng.standard_normal((4, 4)), rng.standard_normal((3, 5)))
+    x = rng.standard_normal((10, 4, 5))
+    y = build(K.__matmul__, slabs(x, 5))
+    assert rechunks(y) == 0
+    dense = K.toarray()
+    check_close(run(y, x.size).ravel(), dense @ x.ravel(), dense, x.ravel(), np.float64)
+
+
+def test_unsupported_operations_refuse_dask(rng):
+    from kronop import SampledKron
+
+    A = rng.standard_normal((4, 4))
+    S = KronSum(A, A.T)
+    b = da.ones(16, chunks=8)
+    with pytest.raises(TypeError, match="dask"):
+        S.solve(b, method="schur")
+    with pytest.raises(TypeError, match="dask"):
+        laplacian((4, 4)).eigh().apply(np.exp) @ b  # a matrix function
+    sampled = SampledKron(KronOperator(A, A), rows=([0, 1, 2], [2, 3, 0]))
+    with pytest.raises(TypeError, match="dask"):
+        sampled @ b
