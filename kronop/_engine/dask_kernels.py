@@ -279,7 +279,9 @@ def _stage(g, program: _Program, out_extents):
             continue
         hs = [_halo(f) for f in applied]
         if any(h is None for h in hs):  # the plans below never ask for this
-            raise AssertionError("a non-banded factor on a split axis")
+            raise RuntimeError(
+                f"internal: a factor that needs its whole axis on split axis {j}"
+            )
         halos.append(max(hs))
     bounds = [np.concatenate([[0], np.cumsum(c)]) for c in g.chunks[1:-1]]
     src = g
