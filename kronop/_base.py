@@ -232,13 +232,23 @@ class StructuredOperator(LinearOperator):
             )
 
     def _rdot(self, x):  # x @ A on scipy 1.17
+        if _engine.is_lazy(x):
+            return self._lazy_rdot(x)
         self._check_left(x)
         return super()._rdot(x)
 
     def rdot(self, x):
         """``x @ A`` (scipy 1.18's ``rdot``)."""
+        if _engine.is_lazy(x):
+            return self._lazy_rdot(x)
         self._check_left(x)
         return super().rdot(x)
+
+    def _lazy_rdot(self, x):
+        """``x @ A`` for a dask array: ``(Aᵀ xᵀ)ᵀ``, lazily (never gathered)."""
+        if x.ndim == 2:
+            return _lazy.lazy_apply(self.T, x.T, "block", "input").T
+        return _lazy.lazy_apply(self.T, x, "any", "input")
 
     def __array__(self, dtype=None, copy=None):
         raise TypeError(

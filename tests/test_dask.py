@@ -503,3 +503,18 @@ def test_unsupported_operations_refuse_dask(rng):
     sampled = SampledKron(KronOperator(A, A), rows=([0, 1, 2], [2, 3, 0]))
     with pytest.raises(TypeError, match="dask"):
         sampled @ b
+
+
+def test_left_products_stay_lazy(rng):
+    A, B = rng.standard_normal((3, 4)), rng.standard_normal((2, 5))
+    K = KronOperator(A, B)
+    dense = np.kron(A, B)
+    x = rng.standard_normal(6)
+    y = build(lambda v: v @ K, da.from_array(x, chunks=2))
+    assert isinstance(y, da.Array)
+    check_close(run(y), x @ dense, dense.T, x, np.float64)
+    X = rng.standard_normal((3, 6))
+    Y = build(lambda v: v @ K, da.from_array(X, chunks=(2, 2)))
+    assert isinstance(Y, da.Array)
+    assert Y.shape == (3, 20)
+    check_close(run(Y).T, (X @ dense).T, dense.T, X.T, np.float64)
