@@ -518,3 +518,35 @@ def test_left_products_stay_lazy(rng):
     assert isinstance(Y, da.Array)
     assert Y.shape == (3, 20)
     check_close(run(Y).T, (X @ dense).T, dense.T, X.T, np.float64)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    n0=st.integers(1, 12),
+    h=st.integers(0, 3),
+    cuts=st.lists(st.integers(1, 11), max_size=4),
+    kind=st.sampled_from(["sum", "product"]),
+    seed=st.integers(0, 2**16),
+)
+def test_banded_split_axis_any_chunks(n0, h, cuts, kind, seed):
+    """Halos of any width on any slab sizes (narrower than the halo included)."""
+    rng = np.random.default_rng(seed)
+    offsets = [k for k in range(-h, h + 1) if abs(k) < n0]
+    band = sp.diags_array(
+        [rng.standard_normal(n0 - abs(k)) for k in offsets],
+        offsets=offsets,
+        format="csr",
+    )
+    B = rng.standard_normal((3, 3))
+    op = KronSum(band, B) if kind == "sum" else KronOperator(band, B)
+    edges = sorted({c for c in cuts if c < n0})
+    chunks = tuple(np.diff([0, *edges, n0]).tolist())
+    x = rng.standard_normal((n0, 3))
+    y = build(op.__matmul__, da.from_array(x, chunks=(chunks, 3)))
+    assert y.chunks[0] == chunks
+    dense = op.toarray()
+    check_close(run(y).ravel(), dense @ x.ravel(), dense, x.ravel(), np.float64)

@@ -286,6 +286,15 @@ def _stage(g, program: _Program, out_extents):
     bounds = [np.concatenate([[0], np.cumsum(c)]) for c in g.chunks[1:-1]]
     src = g
     depth = {j + 1: h for j, h in enumerate(halos) if h}
+    split = [a for a in range(1, g.ndim - 1) if len(g.chunks[a]) > 1]
+    if (
+        program.kind != "spectral"
+        and len(depth) == 1
+        and split == list(depth)
+        and min(g.chunks[split[0]]) >= depth[split[0]]
+    ):
+        return _stage_with_halos(g, program, out_extents, split[0], depth[split[0]])
+    merged = {}
     if depth:
         if any(min(g.chunks[a]) < h for a, h in depth.items()):
             # a halo wider than a block: merge blocks until it fits
@@ -294,6 +303,7 @@ def _stage(g, program: _Program, out_extents):
                 if min(g.chunks[a]) < h:
                     n, parts = g.shape[a], len(g.chunks[a])
                     fix[a] = even_chunks(n, max(1, min(parts, n // h)))
+                    merged[a] = g.chunks[a]
             g = _rechunk(g, fix)
             src = g
             bounds = [np.concatenate([[0], np.cumsum(c)]) for c in g.chunks[1:-1]]
@@ -307,7 +317,7 @@ def _stage(g, program: _Program, out_extents):
     dtype = _result_dtype(program, g.dtype)
     token = dask.base.tokenize(program_token(program), g.name, depth)
     prog = dask.delayed(program, pure=True, name=f"kronop-program-{token}")
-    return da.map_blocks(
+    out = da.map_blocks(
         _run_block,
         src,
         prog,
@@ -318,6 +328,121 @@ def _stage(g, program: _Program, out_extents):
         chunks=tuple(chunks),
         meta=np.empty((0,) * g.ndim, dtype=dtype),
         name=f"kronop-{program.kind}-{token}",
+    )
+    # blocks merged for a wide halo are split again: chunked like the input
+    return out.rechunk(merged) if merged else out
+
+
+def _neighbour_planes(g, axis: int, h: int, side: str):
+    """Per block of ``g``, the ``h`` planes along ``axis`` just before (after) it.
+
+    The first (last) block has no neighbour there: it gets its own first (last)
+    planes, which its task ignores, so every block has exactly h planes.
+    """
+    edges = np.concatenate([[0], np.cumsum(g.chunks[axis])])
+    n = g.shape[axis]
+    parts = []
+    for i in range(len(g.chunks[axis])):
+        if side == "left":
+            lo = edges[i] - h if i > 0 else 0
+        else:
+            lo = edges[i + 1] if i < len(edges) - 2 else n - h
+        index = [slice(None)] * g.ndim
+        index[axis] = slice(int(lo), int(lo) + h)
+        parts.append(g[tuple(index)])
+    return da.concatenate(parts, axis=axis)
+
+
+def _run_with_halos(block, left, right, which, program, edges, axis, h, dtype):
+    """One task: the program on its block, plus the rows its neighbours reach.
+
+    The banded factor on ``axis`` is restricted to the block's own rows and
+    columns; the rows within h of an edge then add the coupling to the h
+    neighbouring planes (the other factors' terms of a sum are row-local, a
+    product applies them to the planes too). No block is copied to extend it.
+    """
+    i = int(which[0])
+    j = axis - 1
+    r0, r1 = int(edges[i]), int(edges[i + 1])
+    n = int(edges[-1])
+    d = block.ndim - 2
+    ranges = [(0, block.shape[k + 1]) for k in range(d)]
+    ranges[j] = (r0, r1)
+    ext = [None] * d
+    ext[j] = (r0, r1)
+    y = program(block, ranges, ext)
+    f = program.ops[j]
+    couplings = []
+    if r0 > 0:
+        couplings.append((left, (r0, min(r1, r0 + h)), (r0 - h, r0)))
+    if r1 < n:
+        couplings.append((right, (max(r0, r1 - h), r1), (r1, r1 + h)))
+    b, k = block.shape[0], block.shape[-1]
+    for planes, (lo, hi), (c0, c1) in couplings:
+        part = f.matrix[lo:hi, c0:c1]
+        if part.nnz == 0:
+            continue
+        coupling = as_factor(part, j)
+        if program.kind == "sum":
+            fs = [
+                coupling if m == j else _identity(planes.shape[m + 1], dtype, m)
+                for m in range(d)
+            ]
+        else:
+            fs = program.factors_for(
+                program.ops, planes.shape[1:-1], ranges, [None] * d
+            )
+            fs[j] = coupling
+        add = _local_product(fs, planes.reshape(b, -1, k), EngineCache(), program.dtype)
+        index = [slice(None)] * y.ndim
+        index[axis] = slice(lo - r0, hi - r0)
+        y[tuple(index)] += add.reshape(y[tuple(index)].shape)
+    return y
+
+
+def _stage_with_halos(g, program: _Program, out_extents, axis: int, h: int):
+    """A stage whose only split axis carries a banded factor: neighbour planes only.
+
+    Each task gets its block and the h planes on either side (small slices of the
+    neighbouring blocks), never a copy of the block extended by them.
+    """
+    left = _neighbour_planes(g, axis, h, "left")
+    right = _neighbour_planes(g, axis, h, "right")
+    parts = len(g.chunks[axis])
+    which = da.arange(parts, chunks=1)
+    edges = tuple(int(v) for v in np.concatenate([[0], np.cumsum(g.chunks[axis])]))
+    dtype = _result_dtype(program, g.dtype)
+    token = dask.base.tokenize(program_token(program), g.name, axis, h, "halos")
+    prog = dask.delayed(program, pure=True, name=f"kronop-program-{token}")
+    index = tuple(range(g.ndim))
+    adjust = {a: (out_extents[a - 1],) for a in range(1, g.ndim - 1) if a != axis}
+    return da.blockwise(
+        _run_with_halos,
+        index,
+        g,
+        index,
+        left,
+        index,
+        right,
+        index,
+        which,
+        (axis,),
+        prog,
+        None,
+        edges,
+        None,
+        axis,
+        None,
+        h,
+        None,
+        dtype,
+        None,
+        align_arrays=False,
+        concatenate=True,
+        adjust_chunks=adjust,
+        dtype=dtype,
+        meta=np.empty((0,) * g.ndim, dtype=dtype),
+        name=f"kronop-{program.kind}-halo-{token}",
     )
 
 
