@@ -550,3 +550,33 @@ def test_banded_split_axis_any_chunks(n0, h, cuts, kind, seed):
     assert y.chunks[0] == chunks
     dense = op.toarray()
     check_close(run(y).ravel(), dense @ x.ravel(), dense, x.ravel(), np.float64)
+
+
+def test_transposes_in_one_graph_get_their_own_keys(rng):
+    A, B = rng.standard_normal((4, 4)), rng.standard_normal((5, 5))
+    x = rng.standard_normal((4, 5))
+    xd = slabs(x, 2)
+    K, S = KronOperator(A, B), KronSum(A, B)
+    Bd = BlockDiag(rng.standard_normal((4, 5, 5)) + 5 * np.eye(5))
+    pairs = [
+        (K @ xd, K.T @ xd, K @ x.ravel(), K.T @ x.ravel()),
+        (S @ xd, S.T @ xd, S @ x.ravel(), S.T @ x.ravel()),
+        (
+            KronOperator(A, B) @ xd,
+            KronOperator(np.asfortranarray(A.T), B) @ xd,
+            K @ x.ravel(),
+            KronOperator(A.T, B) @ x.ravel(),
+        ),
+        (
+            Bd.solve(xd.ravel()),
+            Bd.T.solve(xd.ravel()),
+            Bd.solve(x.ravel()),
+            Bd.T.solve(x.ravel()),
+        ),
+    ]
+    for lazy_a, lazy_b, want_a, want_b in pairs:
+        got_a, got_b = dask.compute(lazy_a, lazy_b, scheduler="threads")
+        tol_close(got_a.ravel(), want_a, np.float64, 10)
+        tol_close(got_b.ravel(), want_b, np.float64, 10)
+    both = K + K.T
+    tol_close(run(both @ xd).ravel(), both @ x.ravel(), np.float64, 10)

@@ -446,6 +446,25 @@ def _stage_with_halos(g, program: _Program, out_extents, axis: int, h: int):
     )
 
 
+def _content(a):
+    """An array's content for a token, in C order.
+
+    dask hashes ``ravel("K")``: an array and its transposed view would otherwise
+    share a token, and two different products a dask key.
+    """
+    if sp.issparse(a):
+        a = a.tocsr()
+        return (
+            a.format,
+            a.shape,
+            _content(a.data),
+            _content(a.indices),
+            _content(a.indptr),
+        )
+    a = np.asarray(a)
+    return (a.shape, a.dtype.str, np.ascontiguousarray(a))
+
+
 def _factor_token(f):
     """A token naming a factor's content (kept on the factor: computed once)."""
     if f is None:
@@ -454,9 +473,15 @@ def _factor_token(f):
     if got is None:
         m = f.matrix
         if isinstance(m, np.ndarray) or sp.issparse(m):
-            got = dask.base.tokenize(type(f).__name__, m, f.dtype.str)
+            parts = (_content(m),)
+        elif hasattr(m, "vectors") and hasattr(m, "inverse_values"):
+            # an eigen-solve factor: V diag(1/λ) Vᴴ
+            parts = (_content(m.vectors), _content(m.inverse_values))
+        elif hasattr(m, "name") and hasattr(m, "scale"):  # a fast transform
+            parts = (m.name, m.shape, repr(m.scale))
         else:  # an opaque operator: unique to this factor object
-            got = uuid.uuid4().hex
+            parts = (uuid.uuid4().hex,)
+        got = dask.base.tokenize(type(f).__name__, f.dtype.str, f.shape, *parts)
         f._memo["dask-token"] = got
     return got
 
@@ -693,7 +718,7 @@ def _batched(stack, x, dtype, solve: bool):
         x = _rechunk(x, {1: even_chunks(k * n, len(x.chunks[1]), n)})
     xs = x.reshape(B, k, n, K)
     edges = tuple(int(v) for v in np.concatenate([[0], np.cumsum(xs.chunks[1])]))
-    token = token_of("kronop-batched", stack, solve, np.dtype(dtype).str)
+    token = token_of("kronop-batched", _content(stack), solve, np.dtype(dtype).str)
     st = dask.delayed(stack, pure=True, name=f"kronop-stack-{token}")
     y = da.map_blocks(
         _batched_block,
