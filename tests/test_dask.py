@@ -530,17 +530,22 @@ def test_left_products_stay_lazy(rng):
     h=st.integers(0, 3),
     cuts=st.lists(st.integers(1, 11), max_size=4),
     kind=st.sampled_from(["sum", "product"]),
+    periodic=st.booleans(),
     seed=st.integers(0, 2**16),
 )
-def test_banded_split_axis_any_chunks(n0, h, cuts, kind, seed):
-    """Halos of any width on any slab sizes (narrower than the halo included)."""
+def test_banded_split_axis_any_chunks(n0, h, cuts, kind, periodic, seed):
+    """Halos of any width on any slab sizes (narrower than the halo included),
+    straight or wrapping around (periodic stencils)."""
     rng = np.random.default_rng(seed)
-    offsets = [k for k in range(-h, h + 1) if abs(k) < n0]
-    band = sp.diags_array(
-        [rng.standard_normal(n0 - abs(k)) for k in offsets],
-        offsets=offsets,
-        format="csr",
-    )
+    a = np.zeros((n0, n0))
+    for i in range(n0):
+        for k in range(-h, h + 1):
+            j = i + k
+            if periodic:
+                a[i, j % n0] = rng.standard_normal()
+            elif 0 <= j < n0:
+                a[i, j] = rng.standard_normal()
+    band = sp.csr_array(a)
     B = rng.standard_normal((3, 3))
     op = KronSum(band, B) if kind == "sum" else KronOperator(band, B)
     edges = sorted({c for c in cuts if c < n0})
@@ -580,3 +585,25 @@ def test_transposes_in_one_graph_get_their_own_keys(rng):
         tol_close(got_b.ravel(), want_b, np.float64, 10)
     both = K + K.T
     tol_close(run(both @ xd).ravel(), both @ x.ravel(), np.float64, 10)
+
+
+@pytest.mark.parametrize("parts", [2, 3, 4, 6])
+@pytest.mark.parametrize("bc", ["periodic", "neumann"])
+def test_periodic_and_neumann_products_use_halos(rng, parts, bc):
+    L = laplacian((12, 5, 6), bc=bc)
+    x = rng.standard_normal((12, 5, 6))
+    y = build(L.__matmul__, slabs(x, parts))
+    assert rechunks(y) == 0
+    dense = L.toarray()
+    check_close(run(y, x.size).ravel(), dense @ x.ravel(), dense, x.ravel(), np.float64)
+
+
+def test_far_diagonal_moves_the_split_instead_of_merging(rng):
+    n = 40
+    far = sp.diags_array([np.ones(1), 2 * np.ones(n)], offsets=[-39, 0], format="csr")
+    K = KronSum(far, rng.standard_normal((3, 3)))
+    x = rng.standard_normal((n, 3))
+    y = build(K.__matmul__, da.from_array(x, chunks=(10, 3)))
+    assert y.chunks == ((10, 10, 10, 10), (3,))
+    dense = K.toarray()
+    check_close(run(y, x.size).ravel(), dense @ x.ravel(), dense, x.ravel(), np.float64)

@@ -156,8 +156,13 @@ def from_grid(y):
     return y.reshape(B, math.prod(y.shape[1:-1]), K)
 
 
-def _halo(f: Factor | None) -> int | None:
-    """The half-bandwidth of a square banded factor (0: diagonal), else None."""
+def _halo(f: Factor | None) -> tuple[int, bool] | None:
+    """``(h, periodic)`` for a square banded factor, else None.
+
+    h is the half-bandwidth (0: diagonal); a factor whose far corners hold the
+    wrap-around of a periodic stencil has the circular half-bandwidth, with
+    ``periodic`` true: its first rows couple to the last planes.
+    """
     if f is None or f.shape[0] != f.shape[1]:
         return None
     bands = f.bands()
@@ -165,8 +170,33 @@ def _halo(f: Factor | None) -> int | None:
         return None
     coo = f.matrix.tocoo()
     if coo.nnz == 0:
-        return 0
-    return int(np.max(np.abs(coo.col.astype(np.int64) - coo.row)))
+        return 0, False
+    n = f.shape[0]
+    off = np.abs(coo.col.astype(np.int64) - coo.row)
+    straight = int(off.max())
+    circular = int(np.minimum(off, n - off).max())
+    if circular < straight:
+        return circular, True
+    return straight, False
+
+
+def _halo_fits(g, j: int, f: Factor | None, periodic_ok: bool) -> bool:
+    """Whether factor ``f`` on split grid axis j runs with halos (no all-to-all).
+
+    The halo must fit in every block (wider ones would merge blocks: a factor
+    with a far diagonal moves the split instead). Periodic couplings run on the
+    neighbour-planes path only, with the two neighbours of a block distinct.
+    """
+    info = _halo(f)
+    if info is None:
+        return False
+    h, periodic = info
+    chunks = g.chunks[j + 1]
+    if h > min(chunks):
+        return False
+    if periodic:
+        return periodic_ok and (len(chunks) >= 3 or min(chunks) >= 2 * h)
+    return True
 
 
 def _identity(n: int, dtype, index: int) -> Factor:
@@ -267,7 +297,7 @@ def _stage(g, program: _Program, out_extents):
     """
     d = g.ndim - 2
     sizes = g.shape[1:-1]
-    halos = []
+    halos, periodic = [], []
     for j in range(d):
         split = len(g.chunks[j + 1]) > 1
         fs = [program.ops[j]]
@@ -277,37 +307,25 @@ def _stage(g, program: _Program, out_extents):
         if not split or not applied:
             halos.append(None)
             continue
-        hs = [_halo(f) for f in applied]
-        if any(h is None for h in hs):  # the plans below never ask for this
+        infos = [_halo(f) for f in applied]
+        if any(i is None or i[0] > min(g.chunks[j + 1]) for i in infos):
+            # the plans below send such factors through an all-to-all
             raise RuntimeError(
                 f"internal: a factor that needs its whole axis on split axis {j}"
             )
-        halos.append(max(hs))
+        halos.append(max(i[0] for i in infos))
+        periodic.append(any(i[1] for i in infos))
     bounds = [np.concatenate([[0], np.cumsum(c)]) for c in g.chunks[1:-1]]
-    src = g
     depth = {j + 1: h for j, h in enumerate(halos) if h}
     split = [a for a in range(1, g.ndim - 1) if len(g.chunks[a]) > 1]
-    if (
-        program.kind != "spectral"
-        and len(depth) == 1
-        and split == list(depth)
-        and min(g.chunks[split[0]]) >= depth[split[0]]
-    ):
-        return _stage_with_halos(g, program, out_extents, split[0], depth[split[0]])
-    merged = {}
-    if depth:
-        if any(min(g.chunks[a]) < h for a, h in depth.items()):
-            # a halo wider than a block: merge blocks until it fits
-            fix = {}
-            for a, h in depth.items():
-                if min(g.chunks[a]) < h:
-                    n, parts = g.shape[a], len(g.chunks[a])
-                    fix[a] = even_chunks(n, max(1, min(parts, n // h)))
-                    merged[a] = g.chunks[a]
-            g = _rechunk(g, fix)
-            src = g
-            bounds = [np.concatenate([[0], np.cumsum(c)]) for c in g.chunks[1:-1]]
-        src = da.overlap.overlap(g, depth=depth, boundary="none")
+    if program.kind != "spectral" and len(depth) == 1 and split == list(depth):
+        axis = split[0]
+        return _stage_with_halos(
+            g, program, out_extents, axis, depth[axis], any(periodic)
+        )
+    if any(periodic):
+        raise RuntimeError("internal: periodic halos on more than one split axis")
+    src = da.overlap.overlap(g, depth=depth, boundary="none") if depth else g
     chunks = [g.chunks[0]]
     for j in range(d):
         chunks.append(
@@ -317,7 +335,7 @@ def _stage(g, program: _Program, out_extents):
     dtype = _result_dtype(program, g.dtype)
     token = dask.base.tokenize(program_token(program), g.name, depth)
     prog = dask.delayed(program, pure=True, name=f"kronop-program-{token}")
-    out = da.map_blocks(
+    return da.map_blocks(
         _run_block,
         src,
         prog,
@@ -329,14 +347,13 @@ def _stage(g, program: _Program, out_extents):
         meta=np.empty((0,) * g.ndim, dtype=dtype),
         name=f"kronop-{program.kind}-{token}",
     )
-    # blocks merged for a wide halo are split again: chunked like the input
-    return out.rechunk(merged) if merged else out
 
 
-def _neighbour_planes(g, axis: int, h: int, side: str):
+def _neighbour_planes(g, axis: int, h: int, side: str, periodic: bool):
     """Per block of ``g``, the ``h`` planes along ``axis`` just before (after) it.
 
-    The first (last) block has no neighbour there: it gets its own first (last)
+    The first (last) block's neighbour is the last (first) block when the
+    coupling is periodic; otherwise it has none and gets its own first (last)
     planes, which its task ignores, so every block has exactly h planes.
     """
     edges = np.concatenate([[0], np.cumsum(g.chunks[axis])])
@@ -344,16 +361,19 @@ def _neighbour_planes(g, axis: int, h: int, side: str):
     parts = []
     for i in range(len(g.chunks[axis])):
         if side == "left":
-            lo = edges[i] - h if i > 0 else 0
+            lo = edges[i] - h if i > 0 else (n - h if periodic else 0)
         else:
-            lo = edges[i + 1] if i < len(edges) - 2 else n - h
+            last = i == len(edges) - 2
+            lo = edges[i + 1] if not last else (0 if periodic else n - h)
         index = [slice(None)] * g.ndim
         index[axis] = slice(int(lo), int(lo) + h)
         parts.append(g[tuple(index)])
     return da.concatenate(parts, axis=axis)
 
 
-def _run_with_halos(block, left, right, which, program, edges, axis, h, dtype):
+def _run_with_halos(
+    block, left, right, which, program, edges, axis, h, periodic, dtype
+):
     """One task: the program on its block, plus the rows its neighbours reach.
 
     The banded factor on ``axis`` is restricted to the block's own rows and
@@ -373,10 +393,12 @@ def _run_with_halos(block, left, right, which, program, edges, axis, h, dtype):
     y = program(block, ranges, ext)
     f = program.ops[j]
     couplings = []
-    if r0 > 0:
-        couplings.append((left, (r0, min(r1, r0 + h)), (r0 - h, r0)))
-    if r1 < n:
-        couplings.append((right, (max(r0, r1 - h), r1), (r1, r1 + h)))
+    if r0 > 0 or periodic:
+        c0 = r0 - h if r0 > 0 else n - h
+        couplings.append((left, (r0, min(r1, r0 + h)), (c0, c0 + h)))
+    if r1 < n or periodic:
+        c0 = r1 if r1 < n else 0
+        couplings.append((right, (max(r0, r1 - h), r1), (c0, c0 + h)))
     b, k = block.shape[0], block.shape[-1]
     for planes, (lo, hi), (c0, c1) in couplings:
         part = f.matrix[lo:hi, c0:c1]
@@ -400,19 +422,21 @@ def _run_with_halos(block, left, right, which, program, edges, axis, h, dtype):
     return y
 
 
-def _stage_with_halos(g, program: _Program, out_extents, axis: int, h: int):
+def _stage_with_halos(
+    g, program: _Program, out_extents, axis: int, h: int, periodic: bool
+):
     """A stage whose only split axis carries a banded factor: neighbour planes only.
 
     Each task gets its block and the h planes on either side (small slices of the
     neighbouring blocks), never a copy of the block extended by them.
     """
-    left = _neighbour_planes(g, axis, h, "left")
-    right = _neighbour_planes(g, axis, h, "right")
+    left = _neighbour_planes(g, axis, h, "left", periodic)
+    right = _neighbour_planes(g, axis, h, "right", periodic)
     parts = len(g.chunks[axis])
     which = da.arange(parts, chunks=1)
     edges = tuple(int(v) for v in np.concatenate([[0], np.cumsum(g.chunks[axis])]))
     dtype = _result_dtype(program, g.dtype)
-    token = dask.base.tokenize(program_token(program), g.name, axis, h, "halos")
+    token = dask.base.tokenize(program_token(program), g.name, axis, h, periodic)
     prog = dask.delayed(program, pure=True, name=f"kronop-program-{token}")
     index = tuple(range(g.ndim))
     adjust = {a: (out_extents[a - 1],) for a in range(1, g.ndim - 1) if a != axis}
@@ -434,6 +458,8 @@ def _stage_with_halos(g, program: _Program, out_extents, axis: int, h: int):
         axis,
         None,
         h,
+        None,
+        periodic,
         None,
         dtype,
         None,
@@ -508,9 +534,11 @@ def _split_axes(g, ops) -> list[int]:
     return [j for j, f in enumerate(ops) if f is not None and len(g.chunks[j + 1]) > 1]
 
 
-def _remote(g, ops) -> list[int]:
+def _remote(g, ops, periodic_ok: bool = True) -> list[int]:
     """Grid axes whose factor needs the whole axis but is split."""
-    return [j for j in _split_axes(g, ops) if _halo(ops[j]) is None]
+    split = _split_axes(g, ops)
+    one = sum(len(c) > 1 for c in g.chunks[1:-1]) == 1
+    return [j for j in split if not _halo_fits(g, j, ops[j], periodic_ok and one)]
 
 
 def _transposed(g, remote: list[int]):
@@ -655,7 +683,7 @@ def apply_spectral(inverse, weights: GridWeights, vectors, x, cache, dtype):
     d = len(inv)
     mids = [f.shape[0] for f in inverse]
     outs = [f.shape[0] for f in vectors]
-    remote = sorted(set(_remote(g, inv)) | set(_split_axes(g, vec)))
+    remote = sorted(set(_remote(g, inv, periodic_ok=False)) | set(_split_axes(g, vec)))
     # weights live on every axis: a split axis must be whole or be carried by
     # the block's own index range (it is: ranges are global), so only the
     # factors decide the plan
