@@ -521,6 +521,9 @@ class _Sparse(_Part):
 
     def apply(self, x: np.ndarray, dtype) -> np.ndarray:
         B, _, K = x.shape
+        if _engine.is_lazy(x):  # scipy's csr @ would gather a dask array
+            factor = self._cached("factor", lambda: as_factor(self.csr, 0))
+            return _engine.apply_product([factor], x, _engine.EngineCache(), dtype)
         return _engine.from_columns(self.csr @ _engine.as_columns(x), B, K)
 
     def _derived(self, mat) -> _Sparse:
@@ -621,6 +624,9 @@ class _SparseSolver:
 
     def solve(self, slab: np.ndarray, dtype) -> np.ndarray:
         B, _, K = slab.shape
+        if _engine.is_lazy(slab):  # the LU solve inside the tasks, whole columns
+            factor = as_factor(self.fs, 0)
+            return _engine.apply_product([factor], slab, _engine.EngineCache(), dtype)
         y = self.fs.matmat(_engine.as_columns(_engine.cast(slab, dtype)))
         return _engine.from_columns(np.asarray(y), B, K)
 
@@ -778,9 +784,13 @@ class _OperatorSolver:
 
     def solve(self, slab: np.ndarray, dtype) -> np.ndarray:
         B, _, K = slab.shape
+        if not self.part.kronop:  # an opaque solve would gather a dask array
+            _engine.numpy_only(slab, f"solve with {self.part.name}")
         with _BlockError(self.part.name):
             y = self.fn(_engine.as_columns(slab))
-        return _engine.from_columns(_engine.cast(np.asarray(y), dtype), B, K)
+        if not _engine.is_lazy(y):
+            y = np.asarray(y)
+        return _engine.from_columns(_engine.cast(y, dtype), B, K)
 
 
 class _PartEigen:

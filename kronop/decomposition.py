@@ -538,6 +538,10 @@ def _apply_operator(op, x: np.ndarray) -> np.ndarray:
     """``op`` applied to a block (B, N, K): through the engine for kronop operators."""
     if isinstance(op, StructuredOperator):
         return op._apply(x)
+    if _engine.is_lazy(x):  # an opaque operator: inside the tasks, whole columns
+        from ._factor import as_factor
+
+        return _engine.apply_product([as_factor(op, 0)], x, _engine.EngineCache())
     B, _, K = x.shape
     return _engine.from_columns(op.matmat(_engine.as_columns(x)), B, K)
 

@@ -607,3 +607,44 @@ def test_far_diagonal_moves_the_split_instead_of_merging(rng):
     assert y.chunks == ((10, 10, 10, 10), (3,))
     dense = K.toarray()
     check_close(run(y, x.size).ravel(), dense @ x.ravel(), dense, x.ravel(), np.float64)
+
+
+def test_blockdiag_with_sparse_and_operator_blocks(rng):
+    from scipy.sparse.linalg import aslinearoperator
+
+    band = sp.diags_array(
+        [rng.standard_normal(11), 4 + rng.random(12), rng.standard_normal(11)],
+        offsets=[-1, 0, 1],
+        format="csr",
+    )
+    general = sp.random_array(
+        (6, 6), density=0.5, rng=rng, format="csr"
+    ) + 6 * sp.eye_array(6)
+    blocks = [
+        band,
+        laplacian((3, 4)),
+        KronOperator(2 * np.eye(2), rng.standard_normal((3, 3)) + 3 * np.eye(3)),
+        general,
+    ]
+    Bd = BlockDiag(blocks)
+    N = Bd.shape[1]
+    x = rng.standard_normal(N)
+    xd = da.from_array(x, chunks=6)
+    dense = Bd.toarray()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerformanceWarning)  # chunks across blocks
+        y = build(Bd.__matmul__, xd)
+        s = build(Bd.solve, xd)
+        t = build(Bd.H.__matmul__, xd)
+    check_close(run(y), dense @ x, dense, x, np.float64)
+    tol_close(run(s), np.linalg.solve(dense, x), np.float64, 100)
+    check_close(run(t), dense.T @ x, dense.T, x, np.float64)
+    # an opaque LinearOperator block: applied inside the tasks (warned gather of
+    # its own slab along its only axis), never computed while building
+    opaque = BlockDiag([aslinearoperator(rng.standard_normal((4, 4))), np.eye(2)])
+    x = rng.standard_normal(6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerformanceWarning)
+        y = build(opaque.__matmul__, da.from_array(x, chunks=2))
+    dense = opaque.toarray()
+    check_close(run(y), dense @ x, dense, x, np.float64)

@@ -78,6 +78,7 @@ __all__ = [
     "kron_values",
     "log_abs_sum",
     "null_norms2",
+    "numpy_only",
     "outer_abs_sum_max",
     "reciprocal",
     "scale_rows",
@@ -125,7 +126,7 @@ def is_lazy(x) -> bool:
     return mod is not None and isinstance(x, mod.Array)
 
 
-def _numpy_only(x, what: str) -> None:
+def numpy_only(x, what: str) -> None:
     """A door without a dask implementation refuses dask arrays (never gathers)."""
     if is_lazy(x):
         _dask_kernels().unsupported(what)
@@ -201,7 +202,7 @@ def solve_batched(stack, x, dtype):
 
 def through_spectrum(x, levels, n_in, n_out, real_op: bool, dtype, multiply):
     """A (multilevel) block-circulant product: FFT, ``multiply`` per frequency, iFFT."""
-    _numpy_only(x, "through_spectrum")
+    numpy_only(x, "through_spectrum")
     return fft_kernels.through_spectrum(
         x, levels, n_in, n_out, real_op, dtype, multiply
     )
@@ -214,13 +215,13 @@ def frequency_product(S):
 
 def contract_rows(trick, mats, X, grid, space):
     """Rows of ⊗Aⱼ at sampled multi-indices times X (N, L), by the step plan."""
-    _numpy_only(X, "contract_rows")
+    numpy_only(X, "contract_rows")
     return gather_kernels.contract_rows(trick, mats, X, grid, space)
 
 
 def expand_cols(trick, mats, x, grid, space):
     """Columns of ⊗Aⱼ at sampled multi-indices times x (C, L): the adjoint."""
-    _numpy_only(x, "expand_cols")
+    numpy_only(x, "expand_cols")
     return gather_kernels.expand_cols(trick, mats, x, grid, space)
 
 
