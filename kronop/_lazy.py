@@ -49,6 +49,9 @@ def _slabs(x, grid_ndim: int):
 def _as_block(x, n: int, grid, form: str, describe):
     """``(block (1, n, K), restore(y, out_grid, m))`` for a dask array ``x``.
 
+    A shape that is both a block ``(N, k)`` and the grid (a grid ``(N, 1)``) is
+    a block, as on the numpy path.
+
     ``form`` is "vector" (matvec), "block" (matmat) or "any" (``@``, ``dot``,
     ``solve``); ``describe`` builds the ValueError for a shape that fits none.
     """

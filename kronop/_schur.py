@@ -79,6 +79,10 @@ class SchurFactorization(Factorization):
         self.shape = (self.Z.shape[0], self.Z.shape[0])
         self._singular: bool | None = None
 
+    def grid(self) -> tuple[int, ...]:
+        """The tensor shape of a right-hand side, ``(n₁, …, n_d)``."""
+        return tuple(f.shape[0] for f in self.factors)
+
     def __repr__(self) -> str:
         return f"SchurFactorization({len(self.factors)} factors, shift={self.shift})"
 

@@ -118,12 +118,25 @@ class KronPreconditioner(StructuredOperator):
     def _args(self) -> tuple:
         return (self.fit, self.scaling, self.scale)
 
+    def _input_grid(self) -> tuple[int, ...] | None:
+        return self.fit._input_grid()
+
+    def _output_grid(self) -> tuple[int, ...] | None:
+        return self.fit._output_grid()
+
     def _apply(self, x: np.ndarray) -> np.ndarray:
         B, _, K = x.shape
         dt = _engine.compute_dtype(self.dtype, x.dtype)
         # c·D^{-1/2} x in one copy of our own (c commutes), then D^{-1/2} in
         # place on the solve's fresh result: no other N-sized temporaries
         b = _engine.scaled_copy(_engine.as_columns(x), self.scale, dt)
+        if _engine.is_lazy(x):  # dask arrays: new arrays, not in place
+            if self.scaling is not None:
+                b = _engine.scaled_rows(b, self.scaling)
+            y = _engine.cast(self.fit.solve(b), dt)
+            if self.scaling is not None:
+                y = _engine.scaled_rows(y, self.scaling)
+            return _engine.from_columns(y, B, K)
         if self.scaling is not None:
             _engine.scale_rows(b, self.scaling)
         y = _engine.cast(self.fit.solve(b), dt)

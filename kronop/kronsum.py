@@ -794,6 +794,9 @@ class KronSum(Factorized, StructuredOperator):
         True
         """
         if _engine.is_lazy(b):
+            # on dask arrays only the eigendecomposition runs (a Schur back
+            # substitution is sequential along every axis)
+            method = "eig" if method == "auto" else method
             return self._lazy_solve(b, self._factorization_for(method).solve)
         b = check_rhs(b, self.shape[0])
         return self._factorization_for(method).solve(b)

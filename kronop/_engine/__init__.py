@@ -83,6 +83,7 @@ __all__ = [
     "reciprocal",
     "scale_rows",
     "scaled_copy",
+    "scaled_rows",
     "shifted_reciprocal",
     "solve_batched",
     "through_spectrum",
@@ -231,6 +232,7 @@ def tri_solve(Ts, Y, shift, axes=None):
     ``Y`` has shape (n₁, …, n_D, K); the Tⱼ act on ``axes`` (default: the first
     len(Ts) axes) and every other axis is a batch axis.
     """
+    numpy_only(Y, "a Schur solve, method='schur'; solve with method='eig'")
     return kernels_for(Y).tri_solve_axes(Ts, Y, shift, axes)
 
 
@@ -284,6 +286,11 @@ def reciprocal(w, tol):
 def scale_rows(y, w, shift=0, divide: bool = False) -> None:
     """``y[…, i, :] *= w[i] + shift`` (or ``/=``) in place."""
     kernels_for(y).scale_rows(y, w, shift, divide)
+
+
+def scaled_rows(y, w):
+    """``y[i] · w[i]`` as a new array, for y of shape (N,) or (N, K)."""
+    return kernels_for(y).scaled_rows(y, w)
 
 
 def divide_rows(y, w, shift, bound):

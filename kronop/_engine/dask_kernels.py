@@ -814,6 +814,13 @@ def scaled_copy(x, alpha, dtype):
     return (x * alpha).astype(dtype) if alpha != 1 else x.astype(dtype)
 
 
+def scaled_rows(y, w):
+    """``y[i] · w[i]`` for the dask array y (N,) or (N, K); w a length-N array."""
+    if not isinstance(w, da.Array):
+        w = da.from_array(np.asarray(w), chunks=(y.chunks[0],))
+    return y * (w if y.ndim == 1 else w[:, None])
+
+
 def column_norms(b):
     """2-norms of the columns (lazy)."""
     return da.sqrt((abs(b) ** 2).sum(axis=0))

@@ -506,6 +506,11 @@ def scale_rows(y: np.ndarray, w: np.ndarray, shift=0, divide: bool = False) -> N
         fn(yc, wc[:, None] if y.ndim == 2 else wc, out=yc)
 
 
+def scaled_rows(y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``y[i] · w[i]`` as a new array, for y of shape (N,) or (N, K)."""
+    return y * (w if y.ndim == 1 else w[:, None])
+
+
 def any_null(w: np.ndarray, tol) -> bool:
     """Whether some |w[i]| ≤ tol (a scalar or one bound per value)."""
     return bool(np.any(np.abs(w) <= tol))
