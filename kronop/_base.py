@@ -29,6 +29,12 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.sparse.linalg import LinearOperator
+from scipy.sparse.linalg._interface import (
+    _PowerLinearOperator,
+    _ProductLinearOperator,
+    _ScaledLinearOperator,
+    _SumLinearOperator,
+)
 
 from . import _engine, _lazy, _rules
 from ._compat import SCIPY_STACKS, restore_state
@@ -36,6 +42,10 @@ from ._compat import SCIPY_STACKS, restore_state
 __all__ = [
     "Factorization",
     "Factorized",
+    "LazyPower",
+    "LazyProduct",
+    "LazyScaled",
+    "LazySum",
     "StructuredOperator",
     "check_block",
     "check_rhs",
@@ -353,7 +363,16 @@ class StructuredOperator(LinearOperator):
             got = _rules.matmul(self, x)
             if got is not NotImplemented:
                 return got
+        if isinstance(x, LinearOperator):
+            return LazyProduct(self, x)
         return super().dot(x)
+
+    def __pow__(self, p):
+        if self.shape[0] != self.shape[1]:
+            raise ValueError(f"a power needs a square operator, got {self.shape}")
+        if not (isinstance(p, numbers.Integral) and p >= 0):
+            raise ValueError(f"the power must be a non-negative integer, got {p!r}")
+        return LazyPower(self, int(p))
 
     def __add__(self, x):
         if is_scalar(x) and x == 0:
@@ -366,6 +385,7 @@ class StructuredOperator(LinearOperator):
             got = _rules.add(self, x)
             if got is not NotImplemented:
                 return got
+            return LazySum(self, x)
         return super().__add__(x)
 
     def __radd__(self, x):
@@ -421,6 +441,167 @@ class StructuredOperator(LinearOperator):
         for klass in cls.__mro__:
             names.update(klass.__dict__.get("_transient", ()))
         return names
+
+
+# ------------------------------------------------------ lazy composites
+class _Composite:
+    """scipy's lazy composites (sum, product, multiple, power) that keep dask lazy.
+
+    On numpy arrays they are scipy's own classes, unchanged. A dask array goes to
+    each operand's own product (kronop operators run it lazily); scipy's
+    ``asanyarray`` would compute it into one numpy array.
+    """
+
+    def _lazy(self, x):  # pragma: no cover - abstract
+        """The composite on a flat dask array (N,) or (N, k)."""
+        raise NotImplementedError
+
+    def _input_grid(self) -> tuple[int, ...] | None:
+        return _grid_of(self.args[-1 if isinstance(self, LazyProduct) else 0], "in")
+
+    def _output_grid(self) -> tuple[int, ...] | None:
+        return _grid_of(self.args[0], "out")
+
+    def _lazy_entry(self, x):
+        """The composite on a dask array, flat or on its operands' grid."""
+        N, M = self.shape[1], self.shape[0]
+        if x.ndim == 1 or (x.ndim == 2 and x.shape[0] == N):
+            if x.shape[0] != N:
+                raise ValueError(
+                    f"dimension mismatch: operator has shape {self.shape}, got an "
+                    f"array of shape {x.shape}"
+                )
+            return self._lazy(x)
+        grid = self._input_grid()
+        if (
+            grid is None
+            or tuple(x.shape[: len(grid)]) != grid
+            or x.ndim > len(grid) + 1
+        ):
+            raise ValueError(
+                f"dimension mismatch: operator has shape {self.shape} (input grid "
+                f"{grid}), got an array of shape {x.shape}"
+            )
+        k = tuple(x.shape[len(grid) :])
+        flat = _lazy.as_slabs(x, len(grid)).reshape(N, *k)
+        return self._lazy(flat).reshape(*(self._output_grid() or (M,)), *k)
+
+    def dot(self, x):
+        if _engine.is_lazy(x):
+            return self._lazy_entry(x)
+        return super().dot(x)
+
+    def matvec(self, x):
+        if _engine.is_lazy(x):
+            return self._lazy_entry(x)
+        return super().matvec(x)
+
+    def matmat(self, X):
+        if _engine.is_lazy(X):
+            return self._lazy_entry(X)
+        return super().matmat(X)
+
+    def rmatvec(self, x):
+        if _engine.is_lazy(x):
+            return self.H._lazy_entry(x)
+        return super().rmatvec(x)
+
+    def rmatmat(self, X):
+        if _engine.is_lazy(X):
+            return self.H._lazy_entry(X)
+        return super().rmatmat(X)
+
+    def _rdot(self, x):
+        if _engine.is_lazy(x):
+            return self.T._lazy_entry(x.T).T
+        return super()._rdot(x)
+
+
+def _grid_of(op, side: str) -> tuple[int, ...] | None:
+    if isinstance(op, StructuredOperator | _Composite):
+        return op._input_grid() if side == "in" else op._output_grid()
+    return None
+
+
+def _lazy_part(op, x):
+    """``op @ x`` for a dask array: kronop's operators and composites only."""
+    if isinstance(op, StructuredOperator | _Composite):
+        return op.dot(x)
+    _engine.numpy_only(
+        x, f"a product with {type(op).__name__}, which is not a kronop operator"
+    )
+    return op.dot(x)  # pragma: no cover - numpy_only raised
+
+
+class LazySum(_Composite, _SumLinearOperator):
+    """A + B, lazily (scipy's sum; dask arrays stay lazy)."""
+
+    def _lazy(self, x):
+        A, B = self.args
+        return _lazy_part(A, x) + _lazy_part(B, x)
+
+    def _adjoint(self):
+        A, B = self.args
+        return LazySum(A.H, B.H)
+
+    def _transpose(self):
+        A, B = self.args
+        return LazySum(A.T, B.T)
+
+
+class LazyProduct(_Composite, _ProductLinearOperator):
+    """A B, lazily (scipy's product; dask arrays stay lazy)."""
+
+    def _lazy(self, x):
+        A, B = self.args
+        return _lazy_part(A, _lazy_part(B, x))
+
+    def _adjoint(self):
+        A, B = self.args
+        return LazyProduct(B.H, A.H)
+
+    def _transpose(self):
+        A, B = self.args
+        return LazyProduct(B.T, A.T)
+
+
+class LazyScaled(_Composite, _ScaledLinearOperator):
+    """α A, lazily, with NumPy's dtype rule (dask arrays stay lazy)."""
+
+    def __init__(self, A, alpha) -> None:
+        super().__init__(A, alpha)
+        # NumPy's weak-scalar rule (scipy 1.17 declares float64 for float32 × 0.5)
+        self.dtype = np.result_type(A.dtype, alpha)
+
+    def _lazy(self, x):
+        A, alpha = self.args
+        return _lazy_part(A, x) * alpha
+
+    def _adjoint(self):
+        A, alpha = self.args
+        return LazyScaled(A.H, np.conj(alpha))
+
+    def _transpose(self):
+        A, alpha = self.args
+        return LazyScaled(A.T, alpha)
+
+
+class LazyPower(_Composite, _PowerLinearOperator):
+    """Aᵖ, lazily (scipy's power; dask arrays stay lazy)."""
+
+    def _lazy(self, x):
+        A, p = self.args
+        for _ in range(p):
+            x = _lazy_part(A, x)
+        return x
+
+    def _adjoint(self):
+        A, p = self.args
+        return LazyPower(A.H, p)
+
+    def _transpose(self):
+        A, p = self.args
+        return LazyPower(A.T, p)
 
 
 class Factorization:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import warnings
 
-__all__ = ["lazy_apply", "lazy_solve"]
+__all__ = ["as_slabs", "lazy_apply", "lazy_solve"]
 
 
 def _check_dtype(x, what: str) -> None:
@@ -24,7 +24,7 @@ def _check_dtype(x, what: str) -> None:
         )
 
 
-def _slabs(x, grid_ndim: int):
+def as_slabs(x, grid_ndim: int):
     """``x`` with every grid axis but the first whole (a warning if it rechunks)."""
     if all(len(c) == 1 for c in x.chunks[1:grid_ndim]):
         return x
@@ -65,10 +65,10 @@ def _as_block(x, n: int, grid, form: str, describe):
         return x[None], lambda y, og, m: y[0]
     if grid is not None and len(grid) > 1:
         if vector_ok and shape == grid:
-            x = _slabs(x, len(grid))
+            x = as_slabs(x, len(grid))
             return x.reshape(1, n, 1), lambda y, og, m: y.reshape(og)
         if block_ok and len(shape) == len(grid) + 1 and shape[:-1] == grid:
-            x = _slabs(x, len(grid))
+            x = as_slabs(x, len(grid))
             k = shape[-1]
             return x.reshape(1, n, k), lambda y, og, m: y.reshape(*og, k)
     raise describe(x)

@@ -26,11 +26,11 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.linalg import LinAlgWarning
 from scipy.sparse.linalg import LinearOperator
-from scipy.sparse.linalg._interface import _ScaledLinearOperator
 
 from . import _engine, _lazy
 from ._base import (
     Factorization,
+    LazyScaled,
     StructuredOperator,
     check_rhs,
     logdet_from_slogdet,
@@ -671,9 +671,7 @@ class SolveOperator(StructuredOperator):
         return _engine.from_columns(y, B, K)
 
     def _scaled(self, alpha):
-        out = _ScaledLinearOperator(self, alpha)
-        out.dtype = np.result_type(self.dtype, alpha)
-        return out
+        return LazyScaled(self, alpha)
 
     def _make_adjoint(self):
         return SolveOperator(

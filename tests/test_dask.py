@@ -698,3 +698,43 @@ def test_auto_method_is_eig_on_dask(rng):
         S.solve(slabs(b, 2), method="schur")
     with pytest.raises(TypeError, match="method='eig'"):
         S.inv() @ slabs(b, 2)  # inv() keeps numpy's choice, a Schur solve
+
+
+def test_composites_stay_lazy(rng):
+    from scipy.sparse.linalg import aslinearoperator
+
+    L = laplacian((4, 5))
+    K = KronOperator(rng.standard_normal((4, 4)), rng.standard_normal((5, 5)))
+    eye = IdentityOperator((20, 20))
+    x = rng.standard_normal((4, 5))
+    xd = slabs(x, 2)
+    ops = [
+        2 * L.inv(),
+        -L.inv(),
+        L.inv() / 2,
+        L.pinv() * 2,
+        L @ L,
+        L * L,
+        L.inv() @ L,
+        L.inv() @ L.inv(),
+        L.inv() + eye,
+        K**2,
+        K + L,
+        L @ K,
+        (K + L).H,
+        (L @ K).T,
+        (2 * L.inv()).H,
+        (K**2).T,
+    ]
+    for op in ops:
+        want = op @ x.ravel()
+        got = build(op.__matmul__, xd)
+        assert isinstance(got, da.Array), type(op).__name__
+        tol_close(run(got, x.size).ravel(), want, np.float64, 100)
+        got = build(op.matvec, xd.ravel())
+        tol_close(run(got), want, np.float64, 100)
+        got = build(op.rmatvec, xd.ravel())
+        tol_close(run(got), op.H @ x.ravel(), np.float64, 100)
+    opaque = K + aslinearoperator(rng.standard_normal((20, 20)))
+    with pytest.raises(TypeError, match="dask"):
+        opaque @ xd.ravel()
