@@ -25,24 +25,29 @@ def _check_dtype(x, what: str) -> None:
 
 
 def as_slabs(x, grid_ndim: int):
-    """``x`` with every grid axis but the first whole (a warning if it rechunks)."""
-    if all(len(c) == 1 for c in x.chunks[1:grid_ndim]):
+    """``x`` split along one grid axis only: slabs (a warning if it rechunks).
+
+    The split axis is the first one longer than 1 (leading axes of length 1 are
+    free); the grid axes after it must be whole.
+    """
+    from ._engine.dask_kernels import even_chunks, slab_axis
+
+    a = slab_axis(x.shape[:grid_ndim])
+    if all(len(c) == 1 for c in x.chunks[a + 1 : grid_ndim]):
         return x
     from dask.array import PerformanceWarning
 
-    from ._engine.dask_kernels import even_chunks
-
     parts = math.prod(len(c) for c in x.chunks[:grid_ndim])
     warnings.warn(
-        f"the array of shape {x.shape} is chunked along grid axes after the first "
+        f"the array of shape {x.shape} is chunked along grid axes after axis {a} "
         f"(chunks {tuple(len(c) for c in x.chunks)} per axis); kronop rechunked it "
-        "into slabs along the first axis (an extra all-to-all). Use "
+        f"into at most {x.shape[a]} slabs along axis {a} (an extra all-to-all). Use "
         "kronop.dask.slab_chunks to avoid this",
         PerformanceWarning,
         stacklevel=5,
     )
-    new = {0: even_chunks(x.shape[0], parts)}
-    new.update({a: -1 for a in range(1, grid_ndim)})
+    new = {b: -1 for b in range(grid_ndim)}
+    new[a] = even_chunks(x.shape[a], parts)
     return x.rechunk(new)
 
 

@@ -738,3 +738,20 @@ def test_composites_stay_lazy(rng):
     opaque = K + aslinearoperator(rng.standard_normal((20, 20)))
     with pytest.raises(TypeError, match="dask"):
         opaque @ xd.ravel()
+
+
+def test_leading_unit_axes_are_free(rng):
+    L = laplacian((1, 16, 8))
+    b = rng.standard_normal((1, 16, 8))
+    chunks = slab_chunks(b.shape, chunk_size=256)
+    assert chunks == ((1,), (4,) * 4, (8,))
+    bd = da.from_array(b, chunks=chunks)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PerformanceWarning)  # no rechunk warning
+        x = build(L.solve, bd)
+        y = build(L.__matmul__, bd)
+        z = build(L.solve, bd.ravel())
+    assert x.chunks == bd.chunks
+    tol_close(run(x, b.size).ravel(), L.solve(b.ravel()), np.float64, 100)
+    tol_close(run(y, b.size).ravel(), L @ b.ravel(), np.float64, 10)
+    tol_close(run(z, b.size), L.solve(b.ravel()), np.float64, 100)

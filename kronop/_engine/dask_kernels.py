@@ -96,8 +96,19 @@ def slab_chunks(shape, dtype, chunk_size=None) -> tuple[tuple[int, ...], ...]:
         return ()
     total = math.prod(shape) * np.dtype(dtype).itemsize
     parts = max(1, math.ceil(total / max(target, 1)))
-    first = even_chunks(shape[0], parts) if shape[0] else (0,)
-    return (first, *((s,) for s in shape[1:]))
+    a = slab_axis(shape)
+    out = [(s,) for s in shape]
+    if shape[a]:
+        out[a] = even_chunks(shape[a], parts)
+    return tuple(out)
+
+
+def slab_axis(shape) -> int:
+    """The axis slabs split: the first one longer than 1 (leading 1s are free)."""
+    for a, n in enumerate(shape):
+        if n > 1:
+            return a
+    return 0
 
 
 def _parse_bytes(size) -> int:
@@ -135,7 +146,7 @@ def _warn_rechunk(what: str) -> None:
 def to_grid(x, ns):
     """A (B, N, K) dask array as the grid (B, n₁, …, n_d, K), split in slabs."""
     B, N, K = x.shape
-    inner = math.prod(ns[1:])
+    inner = math.prod(ns[slab_axis(ns) + 1 :])
     bounds = np.cumsum(x.chunks[1])
     if inner > 1 and np.any(bounds % inner):
         _warn_rechunk(
