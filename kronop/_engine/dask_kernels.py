@@ -161,10 +161,12 @@ def to_grid(x, ns):
 def from_grid(y):
     """The grid (B, m₁, …, m_d, K) back as (B, M, K) (free for slab chunks)."""
     B, K = y.shape[0], y.shape[-1]
-    inner = y.shape[2:-1]
-    if any(len(c) > 1 for c in y.chunks[2:-1]):  # never from the plans below
-        y = _rechunk(y, {a: -1 for a in range(2, 2 + len(inner))})
-    return y.reshape(B, math.prod(y.shape[1:-1]), K)
+    grid = y.shape[1:-1]
+    a = slab_axis(grid)
+    later = [b + 1 for b in range(a + 1, len(grid)) if len(y.chunks[b + 1]) > 1]
+    if later:  # never from the plans below
+        y = _rechunk(y, dict.fromkeys(later, -1))
+    return y.reshape(B, math.prod(grid), K)
 
 
 def _halo(f: Factor | None) -> tuple[int, bool] | None:
