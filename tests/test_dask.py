@@ -95,7 +95,7 @@ def slabs(x, parts):
     return da.from_array(x, chunks=(size, *x.shape[1:]))
 
 
-def tol_close(got, want, dtype, scale=1.0, c=200.0):
+def tol_close(got, want, dtype, scale=1.0, c=20.0):
     want = np.asarray(want)
     bound = c * eps(dtype) * max(scale, 1.0) * max(float(np.max(np.abs(want))), 1e-300)
     err = float(np.max(np.abs(np.asarray(got) - want))) if want.size else 0.0
@@ -303,7 +303,7 @@ def test_blockdiag_products_and_solve(rng):
     xd = da.from_array(x, chunks=8)
     dense = Bd.toarray()
     check_close(run(build(Bd.__matmul__, xd), 24), dense @ x, dense, x, np.float64)
-    tol_close(run(build(Bd.solve, xd), 24), np.linalg.solve(dense, x), np.float64, 1e3)
+    tol_close(run(build(Bd.solve, xd), 24), np.linalg.solve(dense, x), np.float64, 100)
     mixed = BlockDiag(
         [
             rng.standard_normal((3, 3)),
@@ -333,7 +333,7 @@ def test_laplacian_solve(rng, dtype, bc):
     assert x.dtype == L.solve(b.ravel()).dtype
     assert rechunks(x) == 2  # the two all-to-alls of a slab solve
     want = L.solve(b.ravel())
-    tol_close(run(x, b.size).ravel(), want, dtype, scale=100)
+    tol_close(run(x, b.size).ravel(), want, dtype, scale=10)
     # through the inverse operator and the decomposition with a shift
     tol_close(
         run(
@@ -363,13 +363,13 @@ def test_dense_kronsum_and_kron_solve(rng, dtype):
         run(build(lambda r: S.solve(r, method="eig"), bd), b.size).ravel(),
         want,
         dtype,
-        1e3,
+        100,
     )
     K = KronOperator(*factors)
-    tol_close(run(build(K.solve, bd.ravel()), b.size), K.solve(b.ravel()), dtype, 1e3)
+    tol_close(run(build(K.solve, bd.ravel()), b.size), K.solve(b.ravel()), dtype, 10)
     B2 = random_array(rng, (140, 2), dtype)
     tol_close(
-        run(build(S.solve, da.from_array(B2, chunks=(40, 2)))), S.solve(B2), dtype, 1e3
+        run(build(S.solve, da.from_array(B2, chunks=(40, 2)))), S.solve(B2), dtype, 100
     )
 
 
@@ -678,7 +678,7 @@ def test_kron_preconditioner_and_krylov_with_kronop_operators(rng):
     tol_close(run(op @ x).ravel(), b.ravel(), np.float64, 1e4)
     x, info = gmres(op, bd.ravel(), rtol=1e-10, M=op.inv())
     assert info == 0
-    tol_close(run(x), L.solve(b.ravel()), np.float64, 1e3)
+    tol_close(run(x), L.solve(b.ravel()), np.float64, 100)
 
 
 def test_auto_method_is_eig_on_dask(rng):
@@ -686,13 +686,13 @@ def test_auto_method_is_eig_on_dask(rng):
     S = KronSum(A, B + 5 * np.eye(5))  # not Hermitian: numpy's auto picks Schur
     b = rng.standard_normal((4, 5))
     tol_close(
-        run(build(S.solve, slabs(b, 2))).ravel(), S.solve(b.ravel()), np.float64, 1e3
+        run(build(S.solve, slabs(b, 2))).ravel(), S.solve(b.ravel()), np.float64, 100
     )
     tol_close(
         run(build(S.eig().inverse_operator().__matmul__, slabs(b, 2))).ravel(),
         S.solve(b.ravel()),
         np.float64,
-        1e3,
+        100,
     )
     with pytest.raises(TypeError, match="method='eig'"):
         S.solve(slabs(b, 2), method="schur")
