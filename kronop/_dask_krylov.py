@@ -35,6 +35,7 @@ threaded one or a ``dask.distributed`` cluster.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -95,12 +96,24 @@ def _checked(apply: _Apply, name: str) -> _Apply:
 
     def wrapped(x: da.Array) -> da.Array:
         y = apply(x)
+        if not isinstance(y, da.Array | np.ndarray):
+            raise TypeError(
+                f"{name} applied to a dask array must return a dask array; "
+                f"received {type(y).__name__}"
+            )
+        if y.shape != x.shape:
+            raise ValueError(
+                f"{name} applied to an array of shape {x.shape} must return the "
+                f"same shape; received shape {y.shape}"
+            )
         if not isinstance(y, da.Array):
-            if not isinstance(y, np.ndarray):
-                raise TypeError(
-                    f"{name} applied to a dask array must return a dask array; "
-                    f"received {type(y).__name__}"
-                )
+            warnings.warn(
+                f"{name} returned a numpy array for a dask array: it computed the "
+                "whole vector in one process (a scipy LinearOperator does); use a "
+                "kronop operator or a function of dask arrays to stay distributed",
+                da.PerformanceWarning,
+                stacklevel=4,
+            )
             y = da.from_array(y, chunks=x.chunks)
         if y.shape != x.shape:
             raise ValueError(
