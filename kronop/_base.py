@@ -666,8 +666,8 @@ class Factorized:
 
         Returns
         -------
-        numpy.ndarray
-            Same shape as ``b``.
+        numpy.ndarray or dask.array.Array
+            Same shape as ``b`` (lazy, chunked like ``b``, for a dask ``b``).
         """
         if _engine.is_lazy(b):
             return self._lazy_solve(b, self.factorization().solve)

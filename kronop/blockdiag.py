@@ -1084,8 +1084,8 @@ class BlockDiag(Factorized, StructuredOperator):
 
         Returns
         -------
-        numpy.ndarray
-            Same shape as ``b``; dtype ``np.result_type(A.dtype, b.dtype)``.
+        numpy.ndarray or dask.array.Array
+            Same shape as ``b`` (lazy, chunked like ``b``, for a dask ``b``); dtype ``np.result_type(A.dtype, b.dtype)``.
 
         Raises
         ------

@@ -1236,8 +1236,8 @@ class KronEigen(Factorization):
 
         Returns
         -------
-        numpy.ndarray
-            Same shape as ``b``.
+        numpy.ndarray or dask.array.Array
+            Same shape as ``b`` (lazy, chunked like ``b``, for a dask ``b``).
 
         Raises
         ------

@@ -336,8 +336,8 @@ class KronOperator(Factorized, StructuredOperator):
 
         Returns
         -------
-        numpy.ndarray
-            Same shape as ``b``.
+        numpy.ndarray or dask.array.Array
+            Same shape as ``b`` (lazy, chunked like ``b``, for a dask ``b``).
 
         Raises
         ------

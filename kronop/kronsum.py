@@ -744,8 +744,8 @@ class KronSum(Factorized, StructuredOperator):
 
         Returns
         -------
-        numpy.ndarray
-            Same shape as ``b``; dtype ``np.result_type(S.dtype, b.dtype)``.
+        numpy.ndarray or dask.array.Array
+            Same shape as ``b`` (lazy, chunked like ``b``, for a dask ``b``); dtype ``np.result_type(S.dtype, b.dtype)``.
 
         Raises
         ------
