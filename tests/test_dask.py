@@ -216,7 +216,7 @@ def test_kron_random_shapes_and_chunks(shapes, parts, k, seed):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_laplacian_product_needs_halos_only(rng, dtype):
+def test_laplacian_product_needs_halos_only(rng, dtype, backend):
     L = (
         laplacian((12, 5, 6), dtype=dtype)
         if dtype != np.complex128
@@ -267,7 +267,7 @@ def test_kronsum_with_mass(rng):
     )
 
 
-def test_family_products(rng):
+def test_family_products(rng, backend):
     A, B = rng.standard_normal((4, 4)), rng.standard_normal((5, 5))
     C, D = rng.standard_normal((4, 4)), rng.standard_normal((5, 5))
     x = rng.standard_normal((4, 5))
@@ -322,7 +322,7 @@ def test_blockdiag_products_and_solve(rng):
 # --------------------------------------------------------------- solves
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("bc", ["dirichlet", "neumann", "periodic"])
-def test_laplacian_solve(rng, dtype, bc):
+def test_laplacian_solve(rng, dtype, bc, backend):
     L = laplacian((10, 6, 5), bc=bc, dtype=dtype)
     b = random_array(rng, (10, 6, 5), dtype)
     if bc != "dirichlet":
@@ -479,7 +479,7 @@ def test_local_cluster(client, rng):
     tol_close(got_z.ravel(), want, np.float64, 100)
 
 
-def test_banded_first_factor_needs_halos_only(rng):
+def test_banded_first_factor_needs_halos_only(rng, backend):
     band = sp.diags_array(
         [rng.standard_normal(9), rng.standard_normal(10), rng.standard_normal(9)],
         offsets=[-1, 0, 1],
