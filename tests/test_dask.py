@@ -434,12 +434,20 @@ def test_chunk_size_and_method_config(rng):
     K = KronOperator(rng.standard_normal((16, 16)), rng.standard_normal((16, 16)))
     x = rng.standard_normal((16, 16))
     xd = slabs(x, 2)
+    sizes = _TaskSizes()
     with dask.config.set({"kronop.chunk-size": 256, "kronop.rechunk-method": "tasks"}):
         y = K @ xd
-    # the transposed layout honours the block size: more, smaller blocks
-    assert max(len(layer_chunks) for layer_chunks in [y.chunks[0]]) == 2
+    with sizes:
+        kept = y.persist(scheduler="threads")
+    # the transposed layout honours the block size: 256 bytes hold 32 values,
+    # so its blocks (16 × 2) and those of the two slabs (8 × 16) are the largest
+    assert y.chunks == xd.chunks
+    assert sizes.largest == 128
+    with dask.config.set({"kronop.chunk-size": "1MiB"}):
+        y2 = K @ xd
+    assert len(y2.__dask_graph__()) < len(y.__dask_graph__())
     np.testing.assert_allclose(
-        run(y).ravel(), np.kron(*K.factors) @ x.ravel(), rtol=1e-12
+        kept.compute().ravel(), np.kron(*K.factors) @ x.ravel(), rtol=1e-12
     )
     with (
         dask.config.set({"kronop.rechunk-method": "bogus"}),
