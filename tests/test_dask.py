@@ -763,3 +763,12 @@ def test_leading_unit_axes_are_free(rng):
     tol_close(run(x, b.size).ravel(), L.solve(b.ravel()), np.float64, 100)
     tol_close(run(y, b.size).ravel(), L @ b.ravel(), np.float64, 10)
     tol_close(run(z, b.size), L.solve(b.ravel()), np.float64, 100)
+
+
+def test_identity_term_of_a_sum_needs_no_all_to_all(rng):
+    S = KronSum(np.eye(6), rng.standard_normal((4, 4)))
+    x = rng.standard_normal((6, 4))
+    y = build(S.__matmul__, slabs(x, 3))
+    assert rechunks(y) == 0
+    dense = S.toarray()
+    check_close(run(y, x.size).ravel(), dense @ x.ravel(), dense, x.ravel(), np.float64)

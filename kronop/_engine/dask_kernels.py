@@ -178,6 +178,8 @@ def _halo(f: Factor | None) -> tuple[int, bool] | None:
     """
     if f is None or f.shape[0] != f.shape[1]:
         return None
+    if f.is_identity:  # a Kronecker sum's identity term: diagonal
+        return 0, False
     bands = f.bands()
     if bands is None:
         return None
@@ -231,9 +233,10 @@ def _restricted(f: Factor, lo: int, hi: int) -> Factor:
 class _Program:
     """What one task does to its block: the factors per grid axis, and the kind.
 
-    ``ops[j]`` is the factor on grid axis j (None: not applied in this stage);
-    ``halos[j]`` the rows borrowed from each neighbour along j (a banded factor on
-    a split axis), ``starts[j]``/``stops[j]`` the core ranges of every block.
+    ``ops[j]`` is the factor on grid axis j (None: not applied in this stage; in
+    a sum, no term along j). A task calls the program with its block, the block's
+    index ranges on the grid and, per axis, the extended range its halos cover
+    (None: the axis is whole or has no banded factor).
     """
 
     def __init__(self, kind, ops, dtype, shift=0, inverse=None, weights=None):
