@@ -1151,17 +1151,7 @@ class KronEigen(Factorization):
             ),
         )
         dtype = _engine.compute_dtype(self.dtype, b.dtype, shift)
-        cache = self._memo.get("engine")
-        if cache is None:
-            cache = self._memo.setdefault("engine", _engine.EngineCache())
-        N = b.shape[0]
-        K = b.shape[1] if b.ndim == 2 else 1
-        work = np.result_type(self.inverse.dtype, self.vectors.dtype)
-        y = _engine.apply_spectral(
-            chains[0], weights, chains[1], b.reshape(1, N, K), cache, work
-        )
-        y = y.reshape(y.shape[1]) if b.ndim == 1 else y[0]
-        return _engine.finish(y, dtype)
+        return _engine.finish(self._through(chains, weights, b), dtype)
 
     def _kron_chains(self):
         """``(inverse factors, vector factors)`` when V⁻¹ and V are Kronecker products."""
@@ -1175,8 +1165,11 @@ class KronEigen(Factorization):
             return inv._factors, vec._factors
         return None
 
-    def _through(self, chains, weights: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """V diag(weights) V⁻¹ b through the engine's spectral door (b 1-D or 2-D)."""
+    def _through(self, chains, weights, b):
+        """V diag(weights) V⁻¹ b through the engine's spectral door (b 1-D or 2-D).
+
+        ``weights`` is a length-N array, or per-block weights for a dask ``b``.
+        """
         cache = self._memo.get("engine")
         if cache is None:
             cache = self._memo.setdefault("engine", _engine.EngineCache())

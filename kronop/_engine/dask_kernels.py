@@ -590,6 +590,12 @@ def _restored(y, like):
     return _rechunk(y, tuple(want))
 
 
+def _moved(g, remote: list[int]):
+    """``g`` with the ``remote`` axes whole: the split moved, or (warned) gathered."""
+    moved = _transposed(g, remote)
+    return _gathered(g, remote) if moved is None else moved
+
+
 def _gathered(g, axes: list[int]):
     warnings.warn(
         "the operator needs whole axes that are split and no other axis can hold "
@@ -614,9 +620,7 @@ def product_grid(ops, g, dtype):
     y = g
     if any(f is not None for f in local):
         y = _stage(g, _Program("product", local, dtype), outs)
-    moved = _transposed(y, remote)
-    if moved is None:
-        moved = _gathered(y, remote)
+    moved = _moved(y, remote)
     far = [ops[j] if j in remote else None for j in range(d)]
     z = _stage(moved, _Program("product", far, dtype), outs)
     return _restored(z, g)
@@ -714,9 +718,7 @@ def apply_spectral(inverse, weights: GridWeights, vectors, x, cache, dtype):
     y = g
     if any(f is not None for f in near_inv):
         y = _stage(g, _Program("product", near_inv, dtype), mids)
-    moved = _transposed(y, remote)
-    if moved is None:
-        moved = _gathered(y, remote)
+    moved = _moved(y, remote)
     far_inv = [inv[j] if j in remote else None for j in range(d)]
     far_vec = [vec[j] if j in remote else None for j in range(d)]
     z = _stage(
