@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import numbers
 import weakref
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -38,6 +38,9 @@ from scipy.sparse.linalg._interface import (
 
 from . import _engine, _lazy, _rules
 from ._compat import SCIPY_STACKS, restore_state
+
+if TYPE_CHECKING:  # for the types users see: dask arrays in, dask arrays out
+    from dask.array import Array as DaskArray
 
 __all__ = [
     "Factorization",
@@ -202,6 +205,10 @@ class StructuredOperator(LinearOperator):
         if not ok:
             raise self._shape_error(x, n, side)
 
+    @overload
+    def matvec(self, x: DaskArray) -> DaskArray: ...
+    @overload
+    def matvec(self, x: ArrayLike) -> np.ndarray: ...
     def matvec(self, x):
         """``A @ x`` for a vector ``x`` of shape (N,) (scipy's ``matvec``)."""
         if _engine.is_lazy(x):
@@ -209,6 +216,10 @@ class StructuredOperator(LinearOperator):
         self._check_operand(x, self.shape[1], "input", False)
         return super().matvec(x)
 
+    @overload
+    def matmat(self, X: DaskArray) -> DaskArray: ...
+    @overload
+    def matmat(self, X: ArrayLike) -> np.ndarray: ...
     def matmat(self, X):
         """``A @ X`` for a block ``X`` of shape (N, k) (scipy's ``matmat``)."""
         if _engine.is_lazy(X):
@@ -216,6 +227,10 @@ class StructuredOperator(LinearOperator):
         self._check_operand(X, self.shape[1], "input", True)
         return super().matmat(X)
 
+    @overload
+    def rmatvec(self, x: DaskArray) -> DaskArray: ...
+    @overload
+    def rmatvec(self, x: ArrayLike) -> np.ndarray: ...
     def rmatvec(self, x):
         """``Aᴴ @ x`` for a vector ``x`` of shape (M,) (scipy's ``rmatvec``)."""
         if _engine.is_lazy(x):
@@ -223,6 +238,10 @@ class StructuredOperator(LinearOperator):
         self._check_operand(x, self.shape[0], "adjoint's input", False)
         return super().rmatvec(x)
 
+    @overload
+    def rmatmat(self, X: DaskArray) -> DaskArray: ...
+    @overload
+    def rmatmat(self, X: ArrayLike) -> np.ndarray: ...
     def rmatmat(self, X):
         """``Aᴴ @ X`` for a block ``X`` of shape (M, k) (scipy's ``rmatmat``)."""
         if _engine.is_lazy(X):
@@ -334,6 +353,14 @@ class StructuredOperator(LinearOperator):
     def __neg__(self):
         return self._scaled(-1)
 
+    @overload
+    def dot(self, x: LinearOperator) -> LinearOperator: ...
+    @overload
+    def dot(self, x: complex | np.number) -> StructuredOperator: ...
+    @overload
+    def dot(self, x: DaskArray) -> DaskArray: ...
+    @overload
+    def dot(self, x: ArrayLike) -> np.ndarray: ...
     def dot(self, x):
         """Apply to an array, or compose with another operator (scalars fold in).
 
@@ -366,6 +393,15 @@ class StructuredOperator(LinearOperator):
         if isinstance(x, LinearOperator):
             return LazyProduct(self, x)
         return super().dot(x)
+
+    @overload
+    def __matmul__(self, x: LinearOperator) -> LinearOperator: ...
+    @overload
+    def __matmul__(self, x: DaskArray) -> DaskArray: ...
+    @overload
+    def __matmul__(self, x: ArrayLike) -> np.ndarray: ...
+    def __matmul__(self, x):
+        return super().__matmul__(x)
 
     def __pow__(self, p):
         if self.shape[0] != self.shape[1]:
@@ -657,7 +693,11 @@ class Factorized:
         """
         return self._cached("factorization", self._factorize)
 
-    def solve(self, b: ArrayLike) -> np.ndarray:
+    @overload
+    def solve(self, b: DaskArray) -> DaskArray: ...
+    @overload
+    def solve(self, b: ArrayLike) -> np.ndarray: ...
+    def solve(self, b):
         """Solve ``A x = b`` for b of shape (N,) or (N, k).
 
         Parameters

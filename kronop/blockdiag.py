@@ -15,7 +15,7 @@ import numbers
 import warnings
 from collections.abc import Callable, Iterator
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 import scipy.linalg as sla
@@ -49,6 +49,9 @@ from .decomposition import (
     _readonly_view as _readonly,
 )
 from .identity import IdentityOperator
+
+if TYPE_CHECKING:
+    from dask.array import Array as DaskArray
 
 __all__ = ["BlockDiag", "BlockEigen", "BlockEigenvalues", "BlockFactorization"]
 
@@ -1075,7 +1078,11 @@ class BlockDiag(Factorized, StructuredOperator):
         self._require_square("solve")
         return BlockFactorization(self._parts, self.shape, self.dtype)
 
-    def solve(self, b: ArrayLike) -> np.ndarray:
+    @overload
+    def solve(self, b: DaskArray) -> DaskArray: ...
+    @overload
+    def solve(self, b: ArrayLike) -> np.ndarray: ...
+    def solve(self, b):
         """Solve ``A x = b`` block by block.
 
         Parameters

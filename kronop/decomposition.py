@@ -20,7 +20,7 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator
 from functools import partial, reduce
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -36,6 +36,9 @@ from ._base import (
     logdet_from_slogdet,
 )
 from ._compat import call
+
+if TYPE_CHECKING:
+    from dask.array import Array as DaskArray
 
 __all__ = [
     "KronEigen",
@@ -1219,7 +1222,11 @@ class KronEigen(Factorization):
                 stacklevel=4,
             )
 
-    def solve(self, b: ArrayLike, shift=0.0) -> np.ndarray:
+    @overload
+    def solve(self, b: DaskArray, shift=...) -> DaskArray: ...
+    @overload
+    def solve(self, b: ArrayLike, shift=...) -> np.ndarray: ...
+    def solve(self, b, shift=0.0):
         """Solve ``(A + shift·I) x = b`` for b of shape (N,) or (N, k).
 
         Parameters

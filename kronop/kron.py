@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from functools import reduce
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -22,6 +22,9 @@ from .decomposition import (
     sign_like,
     unit_power,
 )
+
+if TYPE_CHECKING:
+    from dask.array import Array as DaskArray
 
 __all__ = ["KronInverse", "KronOperator", "eigen_from_factors", "kron"]
 
@@ -327,7 +330,11 @@ class KronOperator(Factorized, StructuredOperator):
         self._require_square_entries("inv")
         return super().inv()
 
-    def solve(self, b: ArrayLike) -> np.ndarray:
+    @overload
+    def solve(self, b: DaskArray) -> DaskArray: ...
+    @overload
+    def solve(self, b: ArrayLike) -> np.ndarray: ...
+    def solve(self, b):
         """Solve ``K x = b`` from the factors.
 
         Parameters

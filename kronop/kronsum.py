@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from functools import reduce
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -36,6 +36,9 @@ from ._factor import Factor, as_factor, describe_shape, factor_sum, operator_dty
 from ._schur import SchurFactorization
 from .decomposition import KronEigen, KronEigenvalues
 from .kron import KronOperator, eigen_from_factors
+
+if TYPE_CHECKING:
+    from dask.array import Array as DaskArray
 
 __all__ = ["EIG_COND_LIMIT", "KronSum", "kronsum"]
 
@@ -727,7 +730,11 @@ class KronSum(Factorized, StructuredOperator):
     def _factorize(self) -> Factorization:
         return self._factorization_for("auto")
 
-    def solve(self, b: ArrayLike, method: str = "auto") -> np.ndarray:
+    @overload
+    def solve(self, b: DaskArray, method: str = ...) -> DaskArray: ...
+    @overload
+    def solve(self, b: ArrayLike, method: str = ...) -> np.ndarray: ...
+    def solve(self, b, method: str = "auto"):
         r"""Solve ``S x = b`` from the factors (fast diagonalization or Schur).
 
         Parameters
