@@ -672,8 +672,25 @@ class KronOperator(Factorized, StructuredOperator):
             Ls.append(as_factor(L, f.index))
         return KronOperator._from_factors(Ls)
 
-    def pinv(self) -> KronOperator:
-        """Moore–Penrose pseudo-inverse ⊗Aⱼ⁺ (any shapes).
+    def pinv(self, rcond: float | None = None) -> LinearOperator:
+        """Moore–Penrose pseudo-inverse K⁺, from the factors' SVDs (any shapes).
+
+        Singular values of K are the products σ = ∏ σⱼ of the factors'; those
+        below ``rcond · σ_max`` count as zero, as ``numpy.linalg.lstsq`` does.
+        When the kept products are all combinations of kept factor values (the
+        usual case) K⁺ = ⊗Aⱼ⁺ is a ``KronOperator``; otherwise (factors
+        well-conditioned one by one whose product is numerically rank-deficient)
+        it is the truncated SVD (⊗Vⱼ) diag(1/σ) (⊗Uⱼᴴ), a lazy operator.
+
+        Parameters
+        ----------
+        rcond : float, optional
+            Relative cutoff; default ``max(M, N) · ε`` (numpy's ``lstsq``).
+
+        Returns
+        -------
+        KronOperator or LinearOperator
+            Cached per ``rcond``.
 
         Examples
         --------
@@ -686,17 +703,49 @@ class KronOperator(Factorized, StructuredOperator):
         >>> bool(np.allclose(P.toarray(), np.linalg.pinv(K.toarray())))
         True
         """
-        mats = self._each(lambda f: f.dense("pinv"), "pinv", square=False)
-        return KronOperator._from_factors(
-            [as_factor(np.linalg.pinv(a), j) for j, a in enumerate(mats)]
-        )
+        return self._cached(f"pinv:{rcond!r}", lambda: self._pinv(rcond))
 
-    def lstsq(self, b: ArrayLike) -> np.ndarray:
+    def _pinv(self, rcond) -> LinearOperator:
+        mats = self._each(lambda f: f.dense("pinv"), "pinv", square=False)
+        svds = [np.linalg.svd(a, full_matrices=False) for a in mats]
+        tops = [float(s[0]) if s.size else 0.0 for _, s, _ in svds]
+        top = math.prod(tops)
+        if rcond is None:
+            real = np.finfo(_engine.compute_dtype(self.dtype)).dtype
+            rcond = max(self.shape) * float(np.finfo(real).eps)
+        cutoff = rcond * top
+        # a factor value can only be in a kept product if it is kept next to
+        # the largest values of the other factors
+        keep = []
+        for j, (_, s, _) in enumerate(svds):
+            others = math.prod(t for k, t in enumerate(tops) if k != j)
+            keep.append(s * others >= cutoff if top > 0 else np.zeros(len(s), bool))
+        smallest = math.prod(
+            float(s[k].min()) if k.any() else 0.0
+            for (_, s, _), k in zip(svds, keep, strict=True)
+        )
+        if top == 0 or smallest >= cutoff:  # the kept set is a product set
+            parts = []
+            for j, ((u, s, vh), k) in enumerate(zip(svds, keep, strict=True)):
+                p = (vh[k].conj().T / s[k]) @ u[:, k].conj().T
+                parts.append(as_factor(p.astype(mats[j].dtype, copy=False), j))
+            return KronOperator._from_factors(parts)
+        # truncated SVD: the kept products are not a product set
+        sv = KronEigenvalues([s for _, s, _ in svds], "product").full()
+        weights = np.where(sv >= cutoff, 1 / np.where(sv > 0, sv, 1), 0)
+        V = KronOperator(*(vh.conj().T for _, _, vh in svds))
+        Uh = KronOperator(*(u.conj().T for u, _, _ in svds))
+        return SpectralOperator(V, Uh, weights, real=self.dtype.kind != "c")
+
+    def lstsq(self, b: ArrayLike, rcond: float | None = None) -> np.ndarray:
         """Minimum-norm least-squares solution ``argmin ‖K x − b‖`` = K⁺ b.
 
         Parameters
         ----------
         b : array_like, shape (M,) or (M, k)
+        rcond : float, optional
+            Singular values of K below ``rcond · σ_max`` count as zero (see
+            :meth:`pinv`); default ``max(M, N) · ε``.
 
         Returns
         -------
@@ -714,8 +763,9 @@ class KronOperator(Factorized, StructuredOperator):
         >>> bool(np.allclose(x, np.linalg.lstsq(K.toarray(), b, rcond=None)[0]))
         True
         """
-        b = check_rhs(b, self.shape[0])
-        return self.pinv() @ b
+        if not _engine.is_lazy(b):
+            b = check_rhs(b, self.shape[0])
+        return self.pinv(rcond) @ b
 
     def _hpd_eigh(self, method: str, allow_zero: bool = False):
         return self._each(lambda f: f.positive_eigen(method, allow_zero), method)

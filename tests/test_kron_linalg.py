@@ -527,3 +527,42 @@ def test_shifted_product_has_its_eigendecomposition(hermitian):
     SD = KronOperator(hpd(rng, 3, np.float64), B) + D  # Hermitian K: the K + σD form
     with pytest.raises(ValueError, match=r"not for K \+ σD"):
         SD.eig()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_pinv_cuts_small_products_of_singular_values(dtype):
+    """Factors fine one by one, their product numerically rank-deficient."""
+    rng = np.random.default_rng(7)
+
+    def with_values(m, values):
+        n = len(values)
+        U, _ = np.linalg.qr(rng.standard_normal((m, n)))
+        V, _ = np.linalg.qr(rng.standard_normal((n, n)))
+        return ((U * np.asarray(values)) @ V.T).astype(dtype)
+
+    A = with_values(7, [1.0, 0.5, 1e-4])
+    B = with_values(6, [2.0, 1e-4])
+    K = KronOperator(A, B)
+    dense = K.toarray()
+    y = rng.standard_normal(42).astype(dtype)
+    # products 2, 1, 2e-4, 1e-4, 1e-4, 5e-5, 2e-8 (twice): a cut at 1e-6 keeps
+    # all but the two 2e-8 ones, which is not a product of factor choices
+    P = K.pinv(rcond=1e-6)
+    assert not isinstance(P, KronOperator)
+    want = np.linalg.pinv(dense, rcond=1e-6)
+    np.testing.assert_allclose(P.toarray(), want, atol=1e-8 * np.abs(want).max())
+    x = K.lstsq(y, rcond=1e-6)
+    ref = np.linalg.lstsq(dense, y, rcond=1e-6)[0]
+    np.testing.assert_allclose(x, ref, rtol=1e-8, atol=1e-8 * np.abs(ref).max())
+    # a cut between factor values keeps a product set: still a KronOperator
+    Q = K.pinv(rcond=1e-3)
+    assert isinstance(Q, KronOperator)
+    want = np.linalg.pinv(dense, rcond=1e-3)
+    np.testing.assert_allclose(Q.toarray(), want, atol=1e-10 * np.abs(want).max())
+    # the default cut (max(M, N)·ε) keeps everything here: the exact ⊗ of pinvs
+    np.testing.assert_allclose(
+        K.pinv().toarray(),
+        np.linalg.pinv(dense, rcond=42 * np.finfo(float).eps),
+        rtol=1e-6,
+        atol=1e-6,
+    )
