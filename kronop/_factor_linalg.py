@@ -279,11 +279,13 @@ class FactorLinalg:
         if self.stored_sparse:
             return self.wrap(FactorSolve(self.matrix, "splu", self.name))
         a = self.dense(method)
-        getrf, getrs = sla.get_lapack_funcs(("getrf", "getrs"), (a,))
-        lu, piv, info = getrf(a)
-        if info > 0:
-            raise np.linalg.LinAlgError(f"{self.name} is singular")
-        inv, info = getrs(lu, piv, np.eye(a.shape[0], dtype=lu.dtype))
+        # numpy's inv (LU with partial pivoting, as getrf + getrs): scipy's
+        # threaded OpenBLAS getrs measured 12–22 ms on a 16×16 factor on a
+        # loaded 2-core machine, numpy's inv 0.02 ms
+        try:
+            inv = np.linalg.inv(a)
+        except np.linalg.LinAlgError:
+            raise np.linalg.LinAlgError(f"{self.name} is singular") from None
         cond = float(np.linalg.norm(a, 1) * np.linalg.norm(inv, 1))
         if not np.isfinite(cond) or cond * np.finfo(a.dtype).eps > 1:
             warnings.warn(
