@@ -36,6 +36,32 @@ def schur_eigvals(T: np.ndarray) -> np.ndarray:
     return w if np.iscomplexobj(T) or np.any(w.imag) else w.real
 
 
+def _schur_forms(factors, axes, real: bool) -> dict:
+    """``{j: (Tⱼ, Zⱼ)}``, one Schur decomposition per distinct factor.
+
+    A factor equal to another, or to its conjugate (the Lyapunov equation
+    AX + XAᴴ = Q is the sum A ⊕ Ā), reuses its form: conj(A) = Z̄ T̄ Zᵀ.
+    """
+    parts: dict = {}
+    for j in axes:
+        f = factors[j]
+        got = None
+        for i, (T, Z) in parts.items():
+            g = factors[i]
+            if g.shape != f.shape or not isinstance(f.matrix, np.ndarray):
+                continue
+            if not isinstance(g.matrix, np.ndarray):
+                continue
+            if f.matrix is g.matrix or np.array_equal(f.matrix, g.matrix):
+                got = (T, Z)
+            elif np.array_equal(f.matrix, np.conj(g.matrix)):
+                got = (T, Z) if real else (T.conj(), Z.conj())
+            if got is not None:
+                break
+        parts[j] = got if got is not None else f.schur(real)
+    return parts
+
+
 class SchurFactorization(Factorization):
     """S = Z (T₁⊕…⊕T_d + σI) Zᴴ for a Kronecker sum of square factors.
 
@@ -58,7 +84,7 @@ class SchurFactorization(Factorization):
         self.axes = [j for j, f in enumerate(self.factors) if not f.is_identity]
         active = [self.factors[j] for j in self.axes]
         self.real = len(active) <= 2 and self.dtype.kind == "f" and np.imag(shift) == 0
-        parts = {j: self.factors[j].schur(self.real) for j in self.axes}
+        parts = _schur_forms(self.factors, self.axes, self.real)
         self.Ts = [parts[j][0] for j in self.axes]
         self.Z = KronOperator._from_factors(
             [

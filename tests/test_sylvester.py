@@ -199,3 +199,26 @@ def test_complex_right_hand_sides_with_real_non_normal_factors(seed, rdtype):
     Q = random_array(rng, (len(A), len(A)), cdtype)
     L = solve_lyapunov(A, Q)
     assert rel(A @ L + L @ A.conj().T, Q) <= tol * 10
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_lyapunov_computes_one_schur_form(monkeypatch, dtype):
+    """A ⊕ Ā reuses A's Schur form for its conjugate."""
+    rng = np.random.default_rng(3)
+    A = -4 * np.eye(30) + rng.standard_normal((30, 30))
+    if dtype == np.complex128:
+        A = A + 1j * rng.standard_normal((30, 30))
+    Q = rng.standard_normal((30, 30))
+    Q = Q + Q.T
+    calls = []
+    real_schur = sla.schur
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real_schur(*args, **kwargs)
+
+    monkeypatch.setattr(sla, "schur", counted)
+    X = solve_lyapunov(A, Q, method="schur")
+    assert len(calls) == 1
+    R = A @ X + X @ A.conj().T - Q
+    assert np.linalg.norm(R) <= 1e-12 * np.linalg.norm(A) * np.linalg.norm(X) * 30
