@@ -1556,7 +1556,8 @@ class KronEigen(Factorization):
             If this is not the eigendecomposition of a Kronecker product (a
             Kronecker sum's, a mass-matrix congruence's): only
             ``KronOperator(K1, ..., Kd).eigh()`` / ``.eig()`` and its shifts are
-            supported.
+            supported. Also if ``dfactors`` is not a list or tuple, or an entry
+            is not numeric.
         ValueError
             If ``dfactors`` has the wrong length or an entry the wrong shape.
         numpy.linalg.LinAlgError
@@ -1688,10 +1689,11 @@ class KronEigen(Factorization):
         Raises
         ------
         TypeError
-            If this is not the eigendecomposition of a Kronecker product (see
-            :meth:`logdet_grad`).
+            If this is not the eigendecomposition of a Kronecker product, or
+            ``dfactors`` is not a list or tuple (see :meth:`logdet_grad`).
         ValueError
-            If ``y`` is not a length-N vector or ``dfactors`` is malformed.
+            If ``y`` is not a length-N vector, or ``dfactors`` has the wrong
+            length or an entry the wrong shape.
         numpy.linalg.LinAlgError
             If A + shift·I is singular and V is not unitary.
 
@@ -1726,7 +1728,9 @@ class KronEigen(Factorization):
         >>> bool(np.isclose(dshift, -alpha @ alpha))
         True
         """
-        from .kron import KronOperator
+        # kron imports this module: looked up, not imported (it is loaded
+        # whenever a Kronecker product's decomposition exists)
+        KronOperator = sys.modules["kronop.kron"].KronOperator
 
         self._require_kron_product("quad_grad")
         yv = np.asarray(y)
