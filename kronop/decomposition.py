@@ -310,6 +310,16 @@ class KronEigenvalues(EigenvalueVector):
         """:meth:`null_bound` on one block of the grid: ``(base, a, b)``.
 
         ``base`` is None or grid-shaped like :meth:`block`; the policy is the same.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kronop import laplacian
+        >>> w, V = laplacian((3, 4), bc="neumann").eigh()
+        >>> base, a, b = w.null_bound_block([(0, 2), (0, 4)])
+        >>> block = w.block([(0, 2), (0, 4)])
+        >>> int(np.count_nonzero(np.abs(block) <= a * base + b))  # the constant
+        1
         """
         d = len(self.factors)
         eps = float(np.finfo(_engine.compute_dtype(*self.factors)).eps)
