@@ -13,6 +13,7 @@ Run from the repository root::
     python benchmarks/compare.py --list            # case keys
     python benchmarks/compare.py --format csv --out results.csv
     python benchmarks/compare.py --poisson ""      # without the Poisson solves
+    python benchmarks/compare.py --json compare.json  # also the numbers as JSON
 
 Rules of the table:
 
@@ -34,10 +35,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
 import gc
+import json
 import math
 import os
 import platform
+import shlex
 import signal
 import statistics
 import sys
@@ -896,6 +900,133 @@ def notes_for(rows: Sequence[Row]) -> list[str]:
 
 
 # ---------------------------------------------------------------------------
+# JSON output
+
+
+def _finite(value: float) -> float | None:
+    """JSON has no NaN or infinity: a missing time is null."""
+    return float(value) if math.isfinite(value) else None
+
+
+def machine_record(mach: Machine) -> dict:
+    """The machine as measured and described in the report's header."""
+    blas = [
+        {
+            key: info.get(key)
+            for key in (
+                "internal_api",
+                "version",
+                "architecture",
+                "num_threads",
+                "filepath",
+                "prefix",
+            )
+        }
+        for info in mach.blas
+    ]
+    return {
+        "cpu": mach.cpu,
+        "ncpu": mach.ncpu,
+        "dgemm_gflops_start": _finite(mach.dgemm_gflops),
+        "dgemm_gflops_end": _finite(mach.dgemm_end),
+        "dgemm_gflops_peak": _finite(mach.peak),
+        "copy_gbs": _finite(mach.copy_gbs),
+        "openblas_coretype": mach.coretype,
+        "load_start": mach.load,
+        "load_end": mach.load_end,
+        "blas": blas,
+        "platform": platform.platform(),
+        "description": describe_machine(mach),
+    }
+
+
+def case_record(row: Row, impls: Sequence[str], mach: Machine) -> dict:
+    """One case: its shape, flops, copy time, every cell and the table's ratios."""
+    case = row.case
+    cells = {}
+    for impl in impls:
+        cell = row.cells.get(impl)
+        if cell is None:
+            continue
+        cells[impl] = {
+            "label": LABELS[impl],
+            "status": cell.status,
+            "seconds": _finite(cell.seconds) if cell.ok else None,
+            "cold_seconds": _finite(cell.cold),
+            "reps": cell.reps,
+            "note": cell.note,
+        }
+    kron = row.cells.get("kronop")
+    ok = kron is not None and kron.ok
+    derived: dict[str, object] = {}
+    if ok:
+        gf = row.flops / kron.seconds / 1e9
+        derived["kronop_over_copy"] = _finite(kron.seconds / row.copy)
+        derived["kronop_gflops"] = _finite(gf)
+        derived["percent_dgemm"] = _finite(100 * gf / mach.peak)
+        plain = row.cells.get("kronop_numpy")
+        if plain is not None and plain.ok:
+            derived["fused_speedup"] = _finite(plain.seconds / kron.seconds)
+        others = [i for i in impls if not i.startswith("kronop")]
+        for name, names in (
+            ("best_peer", [p for p in PEERS if p in impls]),
+            ("best_other", others),
+        ):
+            best = _best(row, names)
+            if best:
+                derived[f"kronop_over_{name}"] = _finite(kron.seconds / best[1])
+                derived[name] = best[0]
+    return {
+        "key": case.key,
+        "label": case.label,
+        "shapes": [list(s) for s in case.shapes],
+        "d": len(case.shapes),
+        "k": case.k,
+        "sparse": case.sparse,
+        "square": case.square,
+        "n_in": case.n_in,
+        "n_out": case.n_out,
+        "flops": row.flops,
+        "copy_seconds": _finite(row.copy),
+        "dgemm_peak_seconds": _finite(row.flops / (mach.peak * 1e9)),
+        "cells": cells,
+        "derived": derived,
+    }
+
+
+def json_report(
+    *,
+    command: str,
+    date: str,
+    mach: Machine,
+    checks: dict[str, str],
+    settings: dict,
+    rows: Sequence[Row],
+    impls: Sequence[str],
+    table: tuple[list[str], list[list[str]]],
+    notes: list[str],
+    poisson: dict | None,
+) -> dict:
+    """Everything the report prints, as numbers (times in seconds)."""
+    header, body = table
+    return {
+        "tool": "benchmarks/compare.py",
+        "command": command,
+        "date": date,
+        "versions": _versions(),
+        "machine": machine_record(mach),
+        "settings": settings,
+        "impls": list(impls),
+        "labels": {impl: LABELS[impl] for impl in impls},
+        "self_check": {impl: checks.get(impl, "n/a") for impl in impls},
+        "cases": [case_record(row, impls, mach) for row in rows],
+        "table": {"header": header, "rows": body},
+        "notes": notes,
+        "poisson": poisson,
+    }
+
+
+# ---------------------------------------------------------------------------
 # main
 
 
@@ -959,6 +1090,13 @@ def parse_args(argv=None):
         "see benchmarks/poisson_cases.py)",
     )
     p.add_argument("--out", default=None, help="also write the report here")
+    p.add_argument(
+        "--json",
+        default=None,
+        metavar="PATH",
+        help="also write the measurements (every case and implementation, the "
+        "derived ratios and the machine) as JSON here",
+    )
     p.add_argument("--list", action="store_true", help="list the cases and exit")
     p.add_argument("-v", "--verbose", action="store_true", help="progress on stderr")
     return p.parse_args(argv)
@@ -966,6 +1104,10 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    command = shlex.join(
+        ["python", "benchmarks/compare.py", *(sys.argv[1:] if argv is None else argv)]
+    )
+    date = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     if args.list:
         for c in ALL_CASES:
             tag = "standard" if c in STANDARD_CASES else "extra"
@@ -1052,17 +1194,44 @@ def main(argv=None) -> int:
     tail = table + ("\n\nNotes:\n" + "\n".join(notes) if notes else "")
     print(tail)
     ns = tuple(int(v) for v in args.poisson.split(",") if v.strip())
+    poisson_record: dict | None = None
     if ns:
         try:
             from benchmarks.poisson_cases import run_poisson
         except ImportError:  # run as a script: benchmarks/ is on sys.path
             from poisson_cases import run_poisson
-        poisson = "\n".join(run_poisson(ns=ns, quick=args.quick))
+        poisson_record = {} if args.json else None
+        poisson = "\n".join(run_poisson(ns=ns, quick=args.quick, record=poisson_record))
         print("\n" + poisson, flush=True)
         tail += "\n\n" + poisson
     if args.out:
         with open(args.out, "w") as fh:
             fh.write(header_text + "\n" + tail + "\n")
+    if args.json:
+        report = json_report(
+            command=command,
+            date=date,
+            mach=mach,
+            checks=checks,
+            settings={
+                "quick": args.quick,
+                "target_seconds": target,
+                "min_reps": min_reps,
+                "max_reps": max_reps,
+                "rounds": rounds,
+                "seed": args.seed,
+                "rtol": RTOL,
+                "cell_limit_seconds": CELL_LIMIT_S,
+            },
+            rows=rows,
+            impls=impls,
+            table=(header, body),
+            notes=notes,
+            poisson=poisson_record,
+        )
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(report, fh, indent=1, ensure_ascii=False)
+            fh.write("\n")
     return 0
 
 

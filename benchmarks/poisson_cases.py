@@ -4,7 +4,7 @@
 and the target ratios: direct solve against the yardsticks and pyamg, matvec
 and cg against CSR); ``compare.py`` appends
 them to its report, and ``python benchmarks/poisson_cases.py [--n 64 128]
-[--quick]`` prints them.
+[--quick] [--json PATH]`` prints them (and writes the same numbers as JSON).
 
 Rows, all timed in this process on the same right-hand side:
 
@@ -34,8 +34,12 @@ ratios are what carries over.
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
+import math
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -93,19 +97,60 @@ def dgemm_gflops(n: int = 2000, reps: int = 3) -> float:
     return 2 * n**3 / t / 1e9
 
 
-def machine_lines(quick: bool) -> list[str]:
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_lines(quick: bool, record: dict | None = None) -> list[str]:
+    """The machine lines of the report; ``record`` (if given) gets the same facts."""
+    infos: list[dict] = []
     try:
         from threadpoolctl import threadpool_info
 
+        infos = [i for i in threadpool_info() if i.get("user_api") == "blas"]
         blas = ", ".join(
             f"{i.get('internal_api')} {i.get('architecture', '?')} ×{i.get('num_threads')}"
-            for i in threadpool_info()
-            if i.get("user_api") == "blas"
+            for i in infos
         )
     except ImportError:  # pragma: no cover
         blas = "threadpoolctl not installed"
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     gf = dgemm_gflops(1000 if quick else 2000)
+    if record is not None:
+        record.update(
+            cpu=_cpu_model(),
+            ncpu=os.cpu_count(),
+            arch=platform.machine(),
+            platform=platform.platform(),
+            blas=[
+                {
+                    key: i.get(key)
+                    for key in (
+                        "internal_api",
+                        "version",
+                        "architecture",
+                        "num_threads",
+                    )
+                }
+                for i in infos
+            ],
+            blas_line=blas,
+            dgemm_gflops=gf,
+            dgemm_size=1000 if quick else 2000,
+            load=load,
+            numpy=np.__version__,
+            scipy=scipy.__version__,
+            python=platform.python_version(),
+            kronop=kronop.__version__,
+            fused=kronop.fused_enabled(),
+        )
     return [
         (
             f"Machine: {os.cpu_count()} cores, {platform.machine()}; BLAS (numpy, "
@@ -226,8 +271,13 @@ def random_tridiagonal(n: int, rng) -> sp.csr_array:
     ).tocsr()
 
 
-def matvec_rows(ns=(16, 32, 64, 128), quick: bool = False) -> list[str]:
-    """Markdown: KronSum matvec (fused and numpy) against CSR and the copy time."""
+def matvec_rows(
+    ns=(16, 32, 64, 128), quick: bool = False, record: list | None = None
+) -> list[str]:
+    """Markdown: KronSum matvec (fused and numpy) against CSR and the copy time.
+
+    ``record`` (if given) gets one dict per row with the same numbers (seconds).
+    """
     lines = [
         "### Kronecker-sum matvec against CSR and the memory limit",
         "",
@@ -255,6 +305,10 @@ def matvec_rows(ns=(16, 32, 64, 128), quick: bool = False) -> list[str]:
             err = np.linalg.norm(op @ x - A @ x) / np.linalg.norm(A @ x)
             if not err <= 1e-12:
                 lines.append(f"| {name} | {n} | WRONG (relative error {err:.1e}) |")
+                if record is not None:
+                    record.append(
+                        {"operator": name, "n": n, "N": N, "wrong": float(err)}
+                    )
                 continue
             t = _interleaved(
                 {
@@ -266,6 +320,23 @@ def matvec_rows(ns=(16, 32, 64, 128), quick: bool = False) -> list[str]:
                 reps,
             )
             c = t["copy"]
+            if record is not None:
+                record.append(
+                    {
+                        "operator": name,
+                        "n": n,
+                        "N": N,
+                        "reps": reps,
+                        "csr": t["csr"],
+                        "fused": t["fused"],
+                        "numpy": t["numpy"],
+                        "copy": c,
+                        "fused_over_copy": t["fused"] / c,
+                        "numpy_over_copy": t["numpy"] / c,
+                        "csr_over_fused": t["csr"] / t["fused"],
+                        "csr_over_numpy": t["csr"] / t["numpy"],
+                    }
+                )
             lines.append(
                 f"| {name} | {n} | {fmt(t['csr'])} | {fmt(t['fused'])} | "
                 f"{fmt(t['numpy'])} | {fmt(c)} | {t['fused'] / c:.2f} | "
@@ -295,8 +366,11 @@ def _cg(A, b, maxiter=5000):
     return x, time.perf_counter() - t0, count[0], info
 
 
-def _one_size(n: int, quick: bool) -> tuple[list[str], str]:
-    """The table for one n, and its line of the targets table."""
+def _one_size(n: int, quick: bool, record: dict | None = None) -> tuple[list[str], str]:
+    """The table for one n, and its line of the targets table.
+
+    ``record`` (if given) gets the same numbers (seconds, iterations).
+    """
     reps = 2 if quick else 7
     N = n**3
     b = np.random.default_rng(n).standard_normal(N)
@@ -373,9 +447,42 @@ def _one_size(n: int, quick: bool) -> tuple[list[str], str]:
     xc, t_cg_csr, it, info = _cg(A, b)
     note = "" if info == 0 else "not converged"
     rows.append(("`cg` on CSR", t_cg_csr, str(it), resid(xc), note))
+    it_csr, info_csr = it, info
     xk, t_cg_k, it, info = _cg(L, b)
     note = "" if info == 0 else "not converged"
     rows.append(("`cg` on kronop `KronSum`", t_cg_k, str(it), resid(xk), note))
+    if record is not None:
+        record.update(
+            n=n,
+            N=N,
+            quick=quick,
+            kronop_direct=t_kron,
+            kronop_direct_cold=cold,
+            eigh_gemm=t_eg,
+            dstn=t_ds,
+            matvec_csr=t_mv_csr,
+            matvec_fused=t_mv_ks,
+            matvec_numpy=mv["numpy"],
+            copy=t_copy,
+            fused=kronop.fused_enabled(),
+            pyamg=t_amg,
+            cg_csr=t_cg_csr,
+            cg_csr_iterations=it_csr,
+            cg_csr_converged=info_csr == 0,
+            cg_kronsum=t_cg_k,
+            cg_kronsum_iterations=it,
+            cg_kronsum_converged=info == 0,
+            rows=[
+                {
+                    "method": name,
+                    "seconds": t,
+                    "iterations": None if its == "—" else int(its),
+                    "residual": None if res == "—" else float(res),
+                    "note": note,
+                }
+                for name, t, its, res, note in rows
+            ],
+        )
 
     lines = [
         f"### n = {n} (N = {N:,})",
@@ -397,7 +504,9 @@ def _one_size(n: int, quick: bool) -> tuple[list[str], str]:
     return lines, target
 
 
-def run_poisson(ns=(64, 128), quick: bool = False) -> list[str]:
+def run_poisson(
+    ns=(64, 128), quick: bool = False, record: dict | None = None
+) -> list[str]:
     """Markdown lines: the Poisson table for each n and the targets with ratios.
 
     Parameters
@@ -406,17 +515,29 @@ def run_poisson(ns=(64, 128), quick: bool = False) -> list[str]:
         Grid points per axis.
     quick : bool
         Fewer repetitions, no pyamg / spsolve (cg runs either way).
+    record : dict, optional
+        Filled with the same measurements as numbers (seconds): ``"machine"``,
+        ``"sizes"`` (one dict per n) and ``"matvec"`` (one dict per row of the
+        matvec table).
 
     Returns
     -------
     list of str
     """
+    machine: dict | None = None if record is None else {}
+    sizes: list | None = None if record is None else []
+    matvecs: list | None = None if record is None else []
+    if record is not None:
+        record.update(machine=machine, sizes=sizes, matvec=matvecs)
     lines = ["## 3-D Poisson, Dirichlet, −Δₕu = f on n³ points", ""]
-    lines += machine_lines(quick)
+    lines += machine_lines(quick, machine)
     lines.append("")
     targets = []
     for n in ns:
-        body, target = _one_size(n, quick)
+        size: dict | None = None if sizes is None else {}
+        body, target = _one_size(n, quick, size)
+        if sizes is not None:
+            sizes.append(size)
         lines += body
         targets.append(target)
     lines += [
@@ -431,16 +552,55 @@ def run_poisson(ns=(64, 128), quick: bool = False) -> list[str]:
         *targets,
         "",
     ]
-    lines += matvec_rows(quick=quick)
+    lines += matvec_rows(quick=quick, record=matvecs)
     return lines
+
+
+def _json_safe(value):
+    """NaN and infinity as null: JSON has neither."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        return _json_safe(value.item())
+    return value
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, nargs="+", default=[64, 128])
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument(
+        "--json",
+        default=None,
+        metavar="PATH",
+        help="also write the measurements and the machine as JSON here",
+    )
     args = ap.parse_args(argv)
-    print("\n".join(run_poisson(tuple(args.n), quick=args.quick)))
+    command = shlex.join(
+        [
+            "python",
+            "benchmarks/poisson_cases.py",
+            *(sys.argv[1:] if argv is None else argv),
+        ]
+    )
+    date = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    record: dict | None = {} if args.json else None
+    print("\n".join(run_poisson(tuple(args.n), quick=args.quick, record=record)))
+    if args.json:
+        report = {
+            "tool": "benchmarks/poisson_cases.py",
+            "command": command,
+            "date": date,
+            "settings": {"ns": list(args.n), "quick": args.quick, "rtol": RTOL},
+            **(record or {}),
+        }
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(_json_safe(report), fh, indent=1, ensure_ascii=False)
+            fh.write("\n")
     return 0
 
 

@@ -18,7 +18,7 @@ Printed per method: wall time, the error against the exact solution (the largest
 over the grid and at sampled points), the relative residual ‖f − Lu‖/‖f‖, the
 peak memory of each worker (resident set size) and the bytes spilled to disk.
 
-Run::
+Needs the dask extra: ``pip install -e ".[dask]"``. Run::
 
     python examples/poisson_dask.py --n 256 --workers 2 --memory-limit 4GiB
     python examples/poisson_dask.py --n 1024 --workers 2 --memory-limit 4GiB --no-cg
