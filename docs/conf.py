@@ -124,6 +124,30 @@ def setup(app) -> None:
     app.connect("autodoc-process-docstring", _process_docstring, priority=900)
     # before sphinx-gallery reads the copies (its handler has the default priority)
     app.connect("builder-inited", _prepare_gallery, priority=100)
+    app.connect("builder-inited", _performance_plots)
+
+
+# -- the performance page's plots ---------------------------------------------------
+# Drawn from docs/_data/*.json (the benchmarks' --json output) by docs/_plots.py into
+# docs/_build/perf_plots (git-ignored), with the reST that shows them; the page
+# includes that reST, which is empty without matplotlib or data (tables only).
+PLOTS_DIR = DOCS / "_build" / "perf_plots"
+PLOTS_RST = PLOTS_DIR / "plots.rst.inc"
+
+
+def _performance_plots(app=None) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "kronop_docs_plots", DOCS / "_plots.py"
+    )
+    plots = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plots)
+    PLOTS_DIR.mkdir(parents=True, exist_ok=True)
+    text = plots.write_plots(PLOTS_DIR, "/_build/perf_plots")
+    # an unchanged file keeps the page from being read again
+    if not PLOTS_RST.exists() or PLOTS_RST.read_text(encoding="utf-8") != text:
+        PLOTS_RST.write_text(text, encoding="utf-8")
 
 
 # -- the examples gallery ---------------------------------------------------------
