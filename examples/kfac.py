@@ -21,7 +21,7 @@ Everything hinges on how ``dW`` is flattened. With the C-order ravel kronop and 
 
 and the right operator is ``KronOperator(G, A)``: it acts as
 ``(G ⊗ A) vec_C(V) = vec_C(G V Aᵀ)`` (kronop is row-major). The textbook identity
-``(A ⊗ G) vec(V) = vec(G V A)`` uses the column-major ``vec`` (stack the columns):
+``(A ⊗ G) vec(V) = vec(G V Aᵀ)`` uses the column-major ``vec`` (stack the columns):
 there ``vec(dW) = a ⊗ g`` and F ≈ A ⊗ G. Both describe the same matrix up to the
 perfect-shuffle permutation; mixing them — ``KronOperator(A, G)`` applied to
 ``dW.ravel()`` — silently computes something else. ``kronop.vec`` / ``kronop.unvec``

@@ -9,7 +9,9 @@ vec identity (A⊗B) vec(X) = vec(A X Bᵀ) (``vec`` = C-order ravel),
 
 two small pseudo-inverses (SVDs of the factors) and two GEMMs instead of a
 least-squares solve with the mₐm_b × nₐn_b matrix. ``KronOperator(A, B).lstsq(y)``
-computes exactly this (``.pinv()`` returns A⁺⊗B⁺ as a lazy operator to reuse). It is
+computes exactly this (``.pinv()`` returns A⁺⊗B⁺ as a lazy operator to reuse; when
+the product is numerically rank-deficient while the factors are not, it returns the
+truncated SVD of A⊗B instead, cutting at ``rcond·σ_max`` as numpy does). It is
 compared with ``numpy.linalg.lstsq`` on the dense ``np.kron(A, B)``: solution
 difference, residual norms, optimality ‖Kᵀr‖/(‖K‖₂‖y‖), time and the ratio
 dense / kronop. A second case makes B rank-deficient (two columns that are

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import numbers
 import weakref
-from typing import TYPE_CHECKING, Any, ClassVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, overload
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -332,11 +332,23 @@ class StructuredOperator(LinearOperator):
             return self
         return self.H.T
 
+    @overload
+    def __mul__(self, x: complex | np.number) -> StructuredOperator: ...
+    @overload
+    def __mul__(self, x: LinearOperator) -> LinearOperator: ...
+    @overload
+    def __mul__(self, x: DaskArray) -> DaskArray: ...
+    @overload
+    def __mul__(self, x: ArrayLike) -> np.ndarray: ...
     def __mul__(self, x):
         if is_scalar(x):
             return self._scaled(_scalar(x))
         return self.dot(x)
 
+    @overload
+    def __rmul__(self, x: complex | np.number) -> StructuredOperator: ...
+    @overload
+    def __rmul__(self, x: Any) -> Any: ...
     def __rmul__(self, x):
         if is_scalar(x):
             return self._scaled(_scalar(x))
@@ -394,6 +406,8 @@ class StructuredOperator(LinearOperator):
             return LazyProduct(self, x)
         return super().dot(x)
 
+    @overload
+    def __matmul__(self, x: complex | np.number) -> NoReturn: ...
     @overload
     def __matmul__(self, x: LinearOperator) -> LinearOperator: ...
     @overload

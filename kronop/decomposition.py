@@ -1705,7 +1705,7 @@ class KronEigen(Factorization):
             If ``y`` is not a length-N vector, or ``dfactors`` has the wrong
             length or an entry the wrong shape.
         numpy.linalg.LinAlgError
-            If A + shift·I is singular and V is not unitary.
+            If A + shift·I is singular (as :meth:`logdet_grad`).
 
         Notes
         -----
@@ -1751,6 +1751,12 @@ class KronEigen(Factorization):
                 f"size), got an array of shape {yv.shape}"
             )
         dks = self._check_dfactors(dfactors, "quad_grad")
+        if (self.shift(shift) if shift != 0 else self).is_singular():
+            # as logdet_grad: the derivatives of a singular form do not exist
+            raise np.linalg.LinAlgError(
+                "quad_grad(): A + shift·I is singular (an eigenvalue is zero to "
+                "working precision)"
+            )
         alpha = self.solve(yv, shift=shift)
         real = self._real_result(shift, yv)
         if self.hermitian and np.isrealobj(shift) and np.isrealobj(self.values.shift):

@@ -672,11 +672,11 @@ class KronOperator(Factorized, StructuredOperator):
             Ls.append(as_factor(L, f.index))
         return KronOperator._from_factors(Ls)
 
-    def pinv(self, rcond: float | None = None) -> LinearOperator:
+    def pinv(self, rcond: float | None = None) -> StructuredOperator:
         """Moore–Penrose pseudo-inverse K⁺, from the factors' SVDs (any shapes).
 
         Singular values of K are the products σ = ∏ σⱼ of the factors'; those
-        below ``rcond · σ_max`` count as zero, as ``numpy.linalg.lstsq`` does.
+        at or below ``rcond · σ_max`` count as zero, as in ``numpy.linalg.pinv``.
         When the kept products are all combinations of kept factor values (the
         usual case) K⁺ = ⊗Aⱼ⁺ is a ``KronOperator``; otherwise (factors
         well-conditioned one by one whose product is numerically rank-deficient)
@@ -705,7 +705,7 @@ class KronOperator(Factorized, StructuredOperator):
         """
         return self._cached(f"pinv:{rcond!r}", lambda: self._pinv(rcond))
 
-    def _pinv(self, rcond) -> LinearOperator:
+    def _pinv(self, rcond) -> StructuredOperator:
         mats = self._each(lambda f: f.dense("pinv"), "pinv", square=False)
         svds = [np.linalg.svd(a, full_matrices=False) for a in mats]
         tops = [float(s[0]) if s.size else 0.0 for _, s, _ in svds]
@@ -719,12 +719,12 @@ class KronOperator(Factorized, StructuredOperator):
         keep = []
         for j, (_, s, _) in enumerate(svds):
             others = math.prod(t for k, t in enumerate(tops) if k != j)
-            keep.append(s * others >= cutoff if top > 0 else np.zeros(len(s), bool))
+            keep.append(s * others > cutoff if top > 0 else np.zeros(len(s), bool))
         smallest = math.prod(
             float(s[k].min()) if k.any() else 0.0
             for (_, s, _), k in zip(svds, keep, strict=True)
         )
-        if top == 0 or smallest >= cutoff:  # the kept set is a product set
+        if top == 0 or smallest > cutoff:  # the kept set is a product set
             parts = []
             for j, ((u, s, vh), k) in enumerate(zip(svds, keep, strict=True)):
                 p = (vh[k].conj().T / s[k]) @ u[:, k].conj().T
@@ -732,7 +732,7 @@ class KronOperator(Factorized, StructuredOperator):
             return KronOperator._from_factors(parts)
         # truncated SVD: the kept products are not a product set
         sv = KronEigenvalues([s for _, s, _ in svds], "product").full()
-        weights = np.where(sv >= cutoff, 1 / np.where(sv > 0, sv, 1), 0)
+        weights = np.where(sv > cutoff, 1 / np.where(sv > 0, sv, 1), 0)
         V = KronOperator(*(vh.conj().T for _, _, vh in svds))
         Uh = KronOperator(*(u.conj().T for u, _, _ in svds))
         return SpectralOperator(V, Uh, weights, real=self.dtype.kind != "c")

@@ -236,3 +236,9 @@ def test_inputs_not_modified(rng):
     for d, c in zip(dks, copies, strict=True):
         np.testing.assert_array_equal(d, c)
     np.testing.assert_array_equal(y, y0)
+
+
+def test_quad_grad_of_a_singular_form_raises_like_logdet_grad():
+    dec = KronOperator(np.diag([1.0, 0.0]), np.eye(2)).eigh()
+    with pytest.raises(np.linalg.LinAlgError, match="singular"):
+        dec.quad_grad(np.ones(4), [np.eye(2), None])

@@ -566,3 +566,16 @@ def test_pinv_cuts_small_products_of_singular_values(dtype):
         rtol=1e-6,
         atol=1e-6,
     )
+
+
+def test_pinv_drops_values_at_the_cutoff_as_numpy():
+    A = np.diag([1.0, 0.5])
+    K = KronOperator(A, A)
+    for rcond in (0.25, 0.5):
+        np.testing.assert_allclose(
+            K.pinv(rcond).toarray(), np.linalg.pinv(K.toarray(), rcond=rcond)
+        )
+        b = np.arange(1.0, 5.0)
+        np.testing.assert_allclose(
+            K.lstsq(b, rcond=rcond), np.linalg.lstsq(K.toarray(), b, rcond=rcond)[0]
+        )
