@@ -717,16 +717,13 @@ def _reciprocal_block(values: KronEigenvalues, unitary: bool, ranges) -> np.ndar
     """
     w = values.block(ranges)
     base, a, b = values.null_bound_block(ranges)
-    null = np.abs(w) <= (b if base is None else a * base + b)
-    if not null.any():
-        return 1 / w
-    if not unitary:
+    tol = b if base is None else (a * base + b).reshape(-1)
+    out, null = _engine.reciprocal(w.reshape(-1), tol)
+    if null.size and not unitary:
         raise np.linalg.LinAlgError(
             "the operator is singular: an eigenvalue is zero to working precision"
         )
-    out = 1 / np.where(null, 1, w)
-    out[null] = 0
-    return out
+    return out.reshape(w.shape)
 
 
 class KronEigen(Factorization):

@@ -706,8 +706,8 @@ class KronOperator(Factorized, StructuredOperator):
         return self._cached(f"pinv:{rcond!r}", lambda: self._pinv(rcond))
 
     def _pinv(self, rcond) -> StructuredOperator:
-        mats = self._each(lambda f: f.dense("pinv"), "pinv", square=False)
-        svds = [np.linalg.svd(a, full_matrices=False) for a in mats]
+        # the factors' thin SVDs, kept on the factors (svd() and every rcond reuse them)
+        svds = self._each(lambda f: f.svd("pinv"), "pinv", square=False)
         tops = [float(s[0]) if s.size else 0.0 for _, s, _ in svds]
         top = math.prod(tops)
         if rcond is None:
@@ -728,11 +728,11 @@ class KronOperator(Factorized, StructuredOperator):
             parts = []
             for j, ((u, s, vh), k) in enumerate(zip(svds, keep, strict=True)):
                 p = (vh[k].conj().T / s[k]) @ u[:, k].conj().T
-                parts.append(as_factor(p.astype(mats[j].dtype, copy=False), j))
+                parts.append(as_factor(p, j))
             return KronOperator._from_factors(parts)
         # truncated SVD: the kept products are not a product set
         sv = KronEigenvalues([s for _, s, _ in svds], "product").full()
-        weights = np.where(sv > cutoff, 1 / np.where(sv > 0, sv, 1), 0)
+        weights, _ = _engine.reciprocal(sv, cutoff)
         V = KronOperator(*(vh.conj().T for _, _, vh in svds))
         Uh = KronOperator(*(u.conj().T for u, _, _ in svds))
         return SpectralOperator(V, Uh, weights, real=self.dtype.kind != "c")
