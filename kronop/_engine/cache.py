@@ -67,7 +67,7 @@ class EngineCache:
         """Free the work buffers."""
         self.workspace.clear()
         self.split_workspace.clear()
-        for s in self._subs.values():
+        for s in list(self._subs.values()):  # tasks may add subs meanwhile
             s.clear()
 
     def nbytes(self) -> int:

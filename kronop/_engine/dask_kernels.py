@@ -36,6 +36,7 @@ config value ``kronop.chunk-size`` (default ``"100MiB"``); the rechunk method is
 from __future__ import annotations
 
 import math
+import threading
 import uuid
 import warnings
 
@@ -180,6 +181,11 @@ def _halo(f: Factor | None) -> tuple[int, bool] | None:
         return None
     if f.is_identity:  # a Kronecker sum's identity term: diagonal
         return 0, False
+    # planning asks several times per product: kept on the factor
+    return f._memoized("dask-halo", lambda: _bandwidth(f))
+
+
+def _bandwidth(f: Factor) -> tuple[int, bool] | None:
     bands = f.bands()
     if bands is None:
         return None
@@ -246,15 +252,47 @@ class _Program:
         self.weights = weights  # spectral: ranges -> weights on the block
         self.dtype = np.dtype(dtype)
         self.shift = shift
+        self._init_transient()
+
+    def _init_transient(self) -> None:
+        # what the tasks of one process share: plans and the filler factors of
+        # each block shape (most blocks have one of two shapes)
+        self._caches: dict = {}
+        self._fillers: dict = {}
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        for name in ("_caches", "_fillers", "_lock"):
+            state.pop(name, None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._init_transient()
+
+    def cache(self, key) -> EngineCache:
+        """The engine cache for blocks of one shape (plans reused across tasks)."""
+        with self._lock:
+            got = self._caches.get(key)
+            if got is None:
+                got = self._caches[key] = EngineCache()
+            return got
+
+    def _filler(self, n: int, j: int) -> Factor:
+        """The identity (a zero term, in a sum) of extent n on axis j, built once."""
+        key = (n, j)
+        got = self._fillers.get(key)
+        if got is None:
+            make = _zero if self.kind == "sum" else _identity
+            got = self._fillers.setdefault(key, make(n, self.dtype, j))
+        return got
 
     def factors_for(self, ops, extents, ranges, ext):
         out = []
         for j, f in enumerate(ops):
             if f is None:
-                if self.kind == "sum":
-                    out.append(_zero(extents[j], self.dtype, j))
-                else:
-                    out.append(_identity(extents[j], self.dtype, j))
+                out.append(self._filler(extents[j], j))
             elif ext[j] is not None:  # banded, on a split axis
                 out.append(_restricted(f, *ext[j]))
             else:
@@ -265,7 +303,18 @@ class _Program:
         b, k = block.shape[0], block.shape[-1]
         extents = block.shape[1:-1]
         flat = block.reshape(b, math.prod(extents), k)
-        cache = EngineCache()
+        # blocks without halos share their factors, so their plans are shared;
+        # a block's halo restricts its factors: plans of its own
+        shared = all(e is None for e in ext)
+        cache = self.cache((block.shape, block.dtype.str)) if shared else EngineCache()
+        try:
+            return self._run(block, flat, extents, ranges, ext, cache)
+        finally:
+            # the work buffers go with the task, as a block's memory should
+            cache.clear()
+
+    def _run(self, block, flat, extents, ranges, ext, cache):
+        b, k = block.shape[0], block.shape[-1]
         if self.kind == "product":
             fs = self.factors_for(self.ops, extents, ranges, ext)
             y = _local_product(fs, flat, cache, self.dtype)
