@@ -1510,14 +1510,13 @@ class KronEigen(Factorization):
         for r0 in range(0, sizes[0], step):
             r1 = min(sizes[0], r0 + step)
             ranges = [(r0, r1)] + [(0, n) for n in sizes[1:]]
-            block = values.block(ranges)
-            base, a, b = values.null_bound_block(ranges)
-            if np.any(np.abs(block) <= (b if base is None else a * base + b)):
+            try:  # 1/(λ + shift) on the slab, with the one null-space policy
+                w = _reciprocal_block(values, False, ranges)
+            except np.linalg.LinAlgError:
                 raise np.linalg.LinAlgError(
                     f"{call(method)}: A + shift·I is singular (an eigenvalue is zero "
                     "to working precision): its log-determinant has no derivative"
-                )
-            w = 1 / block
+                ) from None
             total += w.sum()
             for j in range(d):
                 if not need[j]:
