@@ -53,6 +53,11 @@ from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 
+try:
+    from benchmarks.timing import cpu_model
+except ImportError:  # run as a script: benchmarks/ is on sys.path
+    from timing import cpu_model
+
 CELL_LIMIT_S = 10.0  # a single call slower than this is reported as "skip"
 RTOL = 1e-8  # relative 2-norm error allowed against the reference
 DENSE_LIMIT_BYTES = 2e9  # np.kron(...) is formed only when M*N*8 <= this
@@ -495,17 +500,6 @@ class Machine:
         return max(v for v in (self.dgemm_gflops, self.dgemm_end) if math.isfinite(v))
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def measure_dgemm(reps: int = 10, n: int = 2000) -> float:
     """GFLOP/s of np.matmul on n × n float64 into a preallocated output (median)."""
     rng = np.random.default_rng(1)
@@ -561,7 +555,7 @@ def measure_machine(quick: bool = False) -> Machine:
         copy_gbs=copy,
         blas=blas,
         coretype=os.environ.get("OPENBLAS_CORETYPE", "(unset)"),
-        cpu=_cpu_model(),
+        cpu=cpu_model(),
         ncpu=os.cpu_count() or 0,
     )
 

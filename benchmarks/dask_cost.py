@@ -81,7 +81,7 @@ sys.path.insert(0, ROOT)
 
 import kronop
 import kronop.dask
-from benchmarks.timing import interleaved
+from benchmarks.timing import cpu_model, interleaved
 
 SLAB_COUNTS = (2, 4, 8, 16, 32)
 
@@ -102,14 +102,6 @@ def blas_threads() -> int | None:
             if fn is not None:
                 return int(fn())
     return None
-
-
-def cpu_model() -> str:
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as fh:
-        for line in fh:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 # ------------------------------------------------------------------ problem

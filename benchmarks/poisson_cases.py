@@ -55,8 +55,10 @@ import kronop
 from kronop import KronSum
 
 try:
+    from benchmarks.timing import cpu_model
     from benchmarks.timing import interleaved as _interleaved
 except ImportError:  # run as a script: benchmarks/ is on sys.path
+    from timing import cpu_model
     from timing import interleaved as _interleaved
 from kronop.gallery import laplacian
 
@@ -97,17 +99,6 @@ def dgemm_gflops(n: int = 2000, reps: int = 3) -> float:
     return 2 * n**3 / t / 1e9
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def machine_lines(quick: bool, record: dict | None = None) -> list[str]:
     """The machine lines of the report; ``record`` (if given) gets the same facts."""
     infos: list[dict] = []
@@ -125,7 +116,7 @@ def machine_lines(quick: bool, record: dict | None = None) -> list[str]:
     gf = dgemm_gflops(1000 if quick else 2000)
     if record is not None:
         record.update(
-            cpu=_cpu_model(),
+            cpu=cpu_model(),
             ncpu=os.cpu_count(),
             arch=platform.machine(),
             platform=platform.platform(),

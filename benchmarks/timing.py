@@ -8,6 +8,7 @@ least disturbed. No module-level name starts with an asv prefix.
 from __future__ import annotations
 
 import math
+import platform
 import time
 
 import numpy as np
@@ -36,3 +37,15 @@ def interleaved(
             fns[name]()
             best[name] = min(best[name], clock() - t0)
     return best
+
+
+def cpu_model() -> str:
+    """The CPU's model name, as the machine lines of the benchmarks print it."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
