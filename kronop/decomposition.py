@@ -303,8 +303,21 @@ class KronEigenvalues(EigenvalueVector):
         >>> print(s.block([(1, 2), (0, 2)]))
         [[12. 22.]]
         """
+        self._check_ranges(ranges, "block")
         vals = _on_block(self.factors, self.combine, ranges)
         return vals + self.shift if self.shift != 0 else vals
+
+    def _check_ranges(self, ranges, method: str) -> None:
+        sizes = [len(f) for f in self.factors]
+        got = [tuple(r) for r in ranges]
+        if len(got) != len(sizes) or any(
+            len(r) != 2 or not 0 <= r[0] <= r[1] <= n
+            for r, n in zip(got, sizes, strict=False)
+        ):
+            raise ValueError(
+                f"{method}(): ranges must be one (start, stop) per factor with "
+                f"0 ≤ start ≤ stop ≤ nⱼ for the grid {tuple(sizes)}, got {got}"
+            )
 
     def null_bound_block(self, ranges) -> tuple:
         """:meth:`null_bound` on one block of the grid: ``(base, a, b)``.
@@ -321,6 +334,7 @@ class KronEigenvalues(EigenvalueVector):
         >>> int(np.count_nonzero(np.abs(block) <= a * base + b))  # the constant
         1
         """
+        self._check_ranges(ranges, "null_bound_block")
         d = len(self.factors)
         eps = float(np.finfo(_engine.compute_dtype(*self.factors)).eps)
         a = d * eps

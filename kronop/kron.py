@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from functools import reduce
 from typing import TYPE_CHECKING, Any, overload
 
@@ -703,6 +704,15 @@ class KronOperator(Factorized, StructuredOperator):
         >>> bool(np.allclose(P.toarray(), np.linalg.pinv(K.toarray())))
         True
         """
+        if rcond is not None:
+            if not isinstance(rcond, numbers.Real) or isinstance(rcond, bool):
+                raise TypeError(
+                    f"pinv(): rcond must be a real number or None, got "
+                    f"{type(rcond).__name__}"
+                )
+            if not rcond >= 0:
+                raise ValueError(f"pinv(): rcond must be ≥ 0, got {rcond!r}")
+            rcond = float(rcond)
         return self._cached(f"pinv:{rcond!r}", lambda: self._pinv(rcond))
 
     def _pinv(self, rcond) -> StructuredOperator:

@@ -202,3 +202,28 @@ def test_neumann_null_mode_is_exact_in_float32():
     assert abs(float(x.mean())) <= 1e-5 * float(np.abs(x).max())
     with pytest.warns(LinAlgWarning, match="null space"):
         L.solve(f)
+
+
+def test_eigenvalue_blocks_against_the_full_grid_and_bad_ranges():
+    from kronop import KronEigenvalues
+
+    rng = np.random.default_rng(5)
+    vs = [rng.standard_normal(n) for n in (3, 4, 5)]
+    for how in ("sum", "product"):
+        w = KronEigenvalues(vs, how, shift=0.5)
+        full = np.asarray(w).reshape(3, 4, 5)
+        ranges = [(1, 3), (0, 2), (2, 5)]
+        np.testing.assert_allclose(w.block(ranges), full[1:3, 0:2, 2:5], rtol=1e-15)
+        base, a, b = w.null_bound_block(ranges)
+        whole = w.null_bound()
+        assert (a, b) == (whole[1], whole[2])
+        if base is None:
+            assert whole[0] is None
+        else:
+            np.testing.assert_allclose(
+                base, np.asarray(whole[0]).reshape(3, 4, 5)[1:3, 0:2, 2:5]
+            )
+        with pytest.raises(ValueError, match="ranges"):
+            w.block([(0, 3), (0, 4)])
+        with pytest.raises(ValueError, match="ranges"):
+            w.null_bound_block([(0, 4), (0, 4), (0, 5)])

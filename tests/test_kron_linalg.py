@@ -579,3 +579,13 @@ def test_pinv_drops_values_at_the_cutoff_as_numpy():
         np.testing.assert_allclose(
             K.lstsq(b, rcond=rcond), np.linalg.lstsq(K.toarray(), b, rcond=rcond)[0]
         )
+
+
+def test_pinv_rcond_bad_input():
+    K = KronOperator(np.eye(2), np.eye(3))
+    with pytest.raises(TypeError, match="rcond"):
+        K.pinv(rcond="a")
+    with pytest.raises(ValueError, match="rcond"):
+        K.pinv(rcond=-1.0)
+    with pytest.raises(ValueError, match="rcond"):
+        K.lstsq(np.ones(6), rcond=float("nan"))
